@@ -1,0 +1,325 @@
+"""The local lab estate: a small radiology practice as podman containers.
+
+Standard library only, so that `radshield lab up` can say what is missing before
+anything else is installed. Everything it creates carries the label
+``radshield.lab`` and a name from ``HOSTS``/``NETWORKS``; ``down`` removes exactly that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = Path(os.environ.get("RADSHIELD_LAB_STATE", ROOT / ".lab"))
+INVENTORY = ROOT / "inventories" / "lab"
+IMAGE = os.environ.get("RADSHIELD_LAB_IMAGE", "localhost/radshield-debian:bookworm")
+LABEL = "radshield.lab"
+ADMIN = "rsadmin"
+PREFIX = "radshield-"
+
+# Segments of a practice. imaging and clinical are internal (no way out); mgmt carries
+# the controller's SSH and the way to Debian's mirrors for updates.
+NETWORKS = {
+    "imaging": {"subnet": "10.213.10.0/24", "internal": True},
+    "clinical": {"subnet": "10.213.20.0/24", "internal": True},
+    "mgmt": {"subnet": "10.213.30.0/24", "internal": False},
+}
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    group: str
+    nets: dict[str, int]  # network -> last octet
+    managed: bool = True
+
+
+HOSTS = [
+    Host("pacs-01", "pacs_servers", {"mgmt": 11, "imaging": 11, "clinical": 11}),
+    Host("ws-01", "workstations", {"mgmt": 21, "clinical": 21}),
+    Host("mod-01", "modalities", {"mgmt": 31, "imaging": 31}),
+    Host("jump-01", "jump_hosts", {"mgmt": 41}),
+    Host("probe-01", "untrusted", {"clinical": 99}, managed=False),
+]
+
+
+class LabError(Exception):
+    """A problem the user can fix; the message says how."""
+
+
+def ip(host: Host, net: str) -> str:
+    base = ipaddress.ip_network(NETWORKS[net]["subnet"])
+    return str(base.network_address + host.nets[net])
+
+
+def admin_ip(host: Host) -> str:
+    """Where the controller reaches a host: its mgmt address, else its first segment."""
+    return ip(host, "mgmt" if "mgmt" in host.nets else next(iter(host.nets)))
+
+
+def gateway(net: str) -> str:
+    return str(ipaddress.ip_network(NETWORKS[net]["subnet"]).network_address + 1)
+
+
+def _run(*args: str, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, text=True, capture_output=True)
+    if check and proc.returncode != 0:
+        raise LabError(f"{' '.join(args[:4])} ... failed: {proc.stderr.strip() or proc.stdout.strip()}")
+    return proc
+
+
+def preflight() -> None:
+    """Refuse to start when a tool is missing, before anything is created."""
+    missing = [t for t in ("podman", "debootstrap", "ssh", "ssh-keygen") if not shutil.which(t)]
+    if missing:
+        raise LabError(
+            "the lab needs " + ", ".join(missing) + " and cannot find it on PATH.\n"
+            "  Install everything with:  make setup   (as root on Debian 12)\n"
+            "  or by hand:               apt-get install podman runc debootstrap openssh-client"
+        )
+    if os.geteuid() != 0:
+        raise LabError("the lab runs rootful podman (segment networks, nftables): run it as root")
+
+
+def _spec_hash(host: Host) -> str:
+    blob = json.dumps([IMAGE, host.nets, NETWORKS, 2], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _container_state(name: str) -> tuple[str, str] | None:
+    proc = _run(
+        "podman",
+        "container",
+        "inspect",
+        "--format",
+        '{{.State.Status}} {{index .Config.Labels "radshield.spec"}}',
+        name,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return None
+    status, _, spec = proc.stdout.strip().partition(" ")
+    return status, spec
+
+
+def _ensure_networks() -> None:
+    for net, spec in NETWORKS.items():
+        name = PREFIX + net
+        proc = _run("podman", "network", "inspect", name, check=False)
+        if proc.returncode == 0:
+            info = json.loads(proc.stdout)[0]
+            subnets = [s.get("subnet") for s in info.get("subnets", [])]
+            if spec["subnet"] in subnets and info.get("internal", False) == spec["internal"]:
+                continue
+            # A leftover with other settings: recreate it (its containers go first).
+            for c in _run("podman", "ps", "-a", "--filter", f"network={name}", "-q").stdout.split():
+                _run("podman", "rm", "-f", c)
+            _run("podman", "network", "rm", "-f", name)
+        args = ["podman", "network", "create", "--subnet", spec["subnet"], "--label", LABEL + "=1"]
+        if spec["internal"]:
+            args.append("--internal")
+        _run(*args, name)
+
+
+def _keypair(path: Path, kind: str = "ed25519", comment: str = "radshield-lab") -> None:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        extra = ["-b", "3072"] if kind == "rsa" else []
+        _run("ssh-keygen", "-q", "-t", kind, *extra, "-N", "", "-C", comment, "-f", str(path))
+
+
+BOOTSTRAP = r"""
+set -e
+getent group rsadmins >/dev/null || groupadd rsadmins
+id {admin} >/dev/null 2>&1 || useradd -m -s /bin/bash -G rsadmins {admin}
+passwd -l {admin} >/dev/null
+install -d -m 700 -o {admin} -g {admin} /home/{admin}/.ssh
+printf '%s\n' '{pubkey}' > /home/{admin}/.ssh/authorized_keys
+chown {admin}:{admin} /home/{admin}/.ssh/authorized_keys; chmod 600 /home/{admin}/.ssh/authorized_keys
+# what a cloud image's first boot does: the provisioning admin may use sudo without a password
+echo '{admin} ALL=(ALL:ALL) NOPASSWD: ALL' > /etc/sudoers.d/00-lab-bootstrap
+chmod 440 /etc/sudoers.d/00-lab-bootstrap
+chown root:root /etc/ssh/ssh_host_*; chmod 600 /etc/ssh/ssh_host_*_key
+systemctl restart ssh 2>/dev/null || true
+"""
+
+
+def _create(host: Host, pubkey: str) -> None:
+    name = host.name
+    args = [
+        "podman", "create", "--name", name, "--hostname", name,
+        "--label", f"{LABEL}=1", "--label", f"radshield.spec={_spec_hash(host)}",
+        "--systemd=always", "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
+        "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "AUDIT_WRITE",
+        "--cap-add", "SYS_PTRACE",
+    ]  # fmt: skip
+    for net in host.nets:
+        args += ["--network", f"{PREFIX}{net}:ip={ip(host, net)}"]
+    args += [IMAGE, "/sbin/init"]
+    _run(*args)
+    keydir = STATE / "hostkeys" / name
+    for kind in ("ed25519", "rsa"):
+        key = keydir / f"ssh_host_{kind}_key"
+        _keypair(key, kind, comment=f"root@{name}")
+        _run("podman", "cp", str(key), f"{name}:/etc/ssh/")
+        _run("podman", "cp", f"{key}.pub", f"{name}:/etc/ssh/")
+    _run("podman", "start", name)
+    script = BOOTSTRAP.format(admin=ADMIN, pubkey=pubkey)
+    for _ in range(60):  # systemd needs a moment before useradd/systemctl behave
+        proc = _run("podman", "exec", name, "sh", "-c", script, check=False)
+        if proc.returncode == 0:
+            return
+        time.sleep(0.5)
+    raise LabError(f"bootstrap of {name} failed: {proc.stderr.strip()}")
+
+
+def _wait_ssh(host: Host, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection((admin_ip(host), 22), timeout=2) as s:
+                if s.recv(64).startswith(b"SSH-"):
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise LabError(f"{host.name}: sshd did not answer on {admin_ip(host)}:22 within {timeout:.0f}s")
+
+
+def _known_hosts() -> None:
+    lines = []
+    for host in HOSTS:
+        addrs = ",".join([host.name] + [ip(host, n) for n in host.nets])
+        for kind in ("ed25519", "rsa"):
+            pub = (STATE / "hostkeys" / host.name / f"ssh_host_{kind}_key.pub").read_text().split()
+            lines.append(f"{addrs} {pub[0]} {pub[1]}")
+    (STATE / "known_hosts").write_text("\n".join(lines) + "\n")
+
+
+def _inventory() -> None:
+    """Write inventories/lab/hosts.yml and the generated group_vars (never committed)."""
+    key = STATE / "admin_ed25519"
+    ssh_args = (
+        f"-o UserKnownHostsFile={STATE / 'known_hosts'} -o StrictHostKeyChecking=yes "
+        "-o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o IdentitiesOnly=yes"
+    )
+    groups: dict[str, dict] = {}
+    for host in HOSTS:
+        hv = {"ansible_host": admin_ip(host)}
+        hv.update({f"lab_ip_{n}": ip(host, n) for n in host.nets})
+        groups.setdefault(host.group, {"hosts": {}})["hosts"][host.name] = hv
+    managed = sorted({h.group for h in HOSTS if h.managed})
+    inv = {
+        "all": {
+            "vars": {
+                "ansible_user": ADMIN,
+                "ansible_ssh_private_key_file": str(key),
+                "ansible_ssh_common_args": ssh_args,
+                "ansible_python_interpreter": "/usr/bin/python3",
+            },
+            "children": {
+                "managed": {"children": {g: {} for g in managed}},
+                **groups,
+            },
+        }
+    }
+    header = "# Generated by `radshield lab up` (radshield/lab.py); removed by `make lab-down`.\n"
+    (INVENTORY / "hosts.yml").write_text(header + json.dumps(inv, indent=2) + "\n")
+    segs = {n: {"cidr": s["subnet"], "gateway": gateway(n)} for n, s in NETWORKS.items()}
+    gen = {
+        "lab_segments": segs,
+        "lab_hosts": {h.name: {n: ip(h, n) for n in h.nets} for h in HOSTS},
+    }
+    gv = INVENTORY / "group_vars" / "all"
+    gv.mkdir(parents=True, exist_ok=True)
+    (gv / "lab_generated.yml").write_text(header + json.dumps(gen, indent=2) + "\n")
+
+
+def up() -> None:
+    preflight()
+    t0 = time.time()
+    build = ROOT / "lab" / "build-image.sh"
+    proc = subprocess.run([str(build), IMAGE])
+    if proc.returncode != 0:
+        raise LabError("building the lab image failed (see above)")
+    STATE.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = STATE / "admin_ed25519"
+    _keypair(key, comment=f"{ADMIN}@radshield-lab")
+    pubkey = (STATE / "admin_ed25519.pub").read_text().strip()
+    _ensure_networks()
+    created = []
+    for host in HOSTS:
+        state = _container_state(host.name)
+        if state and state[0] == "running" and state[1] == _spec_hash(host):
+            continue
+        if state:
+            _run("podman", "rm", "-f", "-t", "0", host.name)
+        _create(host, pubkey)
+        created.append(host.name)
+    for host in HOSTS:
+        _wait_ssh(host)
+    _known_hosts()
+    _inventory()
+    kept = len(HOSTS) - len(created)
+    print(
+        f"lab up in {time.time() - t0:.1f}s: {len(created)} created, {kept} kept; "
+        f"inventory {INVENTORY.relative_to(ROOT)}/hosts.yml"
+    )
+
+
+def down() -> None:
+    if not shutil.which("podman"):
+        print("podman is not installed: no lab to remove")
+    else:
+        for host in HOSTS:
+            if _container_state(host.name):
+                _run("podman", "rm", "-f", "-t", "0", host.name)
+        for net in NETWORKS:
+            if _run("podman", "network", "exists", PREFIX + net, check=False).returncode == 0:
+                _run("podman", "network", "rm", "-f", PREFIX + net)
+    for path in (INVENTORY / "hosts.yml", INVENTORY / "group_vars" / "all" / "lab_generated.yml"):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(STATE, ignore_errors=True)
+    print("lab down: containers, networks and generated files removed")
+
+
+def status() -> int:
+    preflight()
+    bad = 0
+    for host in HOSTS:
+        state = _container_state(host.name)
+        print(f"{host.name:10} {state[0] if state else 'absent':10} {admin_ip(host)}")
+        bad += not state or state[0] != "running"
+    return 1 if bad else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    cmd = argv[0] if argv else "status"
+    try:
+        if cmd == "up":
+            up()
+        elif cmd == "down":
+            down()
+        elif cmd == "status":
+            return status()
+        else:
+            print("usage: radshield lab {up|down|status}", file=sys.stderr)
+            return 2
+    except LabError as exc:
+        print(f"radshield lab {cmd}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
