@@ -24,7 +24,8 @@ deb $MIRROR bookworm main
 deb $MIRROR bookworm-updates main
 deb http://deb.debian.org/debian-security bookworm-security main
 SRC
-rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/*
+chroot "$ROOTFS" apt-get update -qq >/dev/null 2>&1 || true   # lists of the three sources above
+rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb
 echo "lab" >"$ROOTFS/etc/hostname"
 tar -C "$ROOTFS" -c . | podman import --change 'CMD ["/sbin/init"]' - "$IMAGE" >/dev/null
 echo "built $IMAGE"

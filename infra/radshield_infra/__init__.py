@@ -1,0 +1,1 @@
+"""Radshield landing zone: one Pulumi ComponentResource per concern."""
