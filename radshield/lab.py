@@ -81,7 +81,7 @@ def _run(*args: str, check: bool = True, quiet: bool = False) -> subprocess.Comp
 
 def preflight() -> None:
     """Refuse to start when a tool is missing, before anything is created."""
-    missing = [t for t in ("podman", "debootstrap", "ssh", "ssh-keygen") if not shutil.which(t)]
+    missing = [t for t in ("podman", "debootstrap", "ssh", "ssh-keygen", "openssl") if not shutil.which(t)]
     if missing:
         raise LabError(
             "the lab needs " + ", ".join(missing) + " and cannot find it on PATH.\n"
@@ -252,6 +252,13 @@ def _secrets() -> None:
         return
     names = ("orthanc_admin", "orthanc_viewer", "orthanc_bench", "clinical_user", "breakglass")
     values = {f"lab_secret_{n}": secrets.token_urlsafe(24) for n in names}
+    # Accounts take crypt(3) hashes, as they would from Vault; hashed once here.
+    for n in ("clinical_user", "breakglass"):
+        proc = subprocess.run(
+            ["openssl", "passwd", "-6", "-stdin"],
+            input=values[f"lab_secret_{n}"], text=True, capture_output=True, check=True,
+        )
+        values[f"lab_secret_{n}_hash"] = proc.stdout.strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
