@@ -1,0 +1,803 @@
+"""`radshield assess`: decide every control of controls/*.yml on every host, changing nothing.
+
+How it works (one Ansible call per run, whatever the number of controls):
+
+1. ``ansible-inventory -i INV --list --limit LIMIT`` gives the hosts, their groups and their
+   variables (no connection).
+2. For each host, the controls whose role applies to it (``controls.ROLE_GROUPS``) have their
+   check values rendered with the host's variables (``{{ var | default(...) }}``; the role's
+   defaults/main.yml is the fallback layer), and ``derive_request`` turns the checks into
+   one evidence request (the files, globs, packages, services, sysctls, users and read-only
+   commands they need, plus ``sshd -T``).
+3. ``ansible LIMIT -b -m script -a "radshield/evidence.py <request>"`` runs the read-only
+   collector on every host at once (forks) and returns one JSON document per host.
+4. ``evaluate(control, evidence, hostvars)``, a pure function, decides each control per
+   host: pass, fail, not_applicable (role not assigned, or not applicable in a container,
+   with the reason) or error (evidence missing, or no automated check).
+
+The assessment document (``--out``) is the input of `radshield report`; its schema::
+
+    {"schema_version": 1, "kind": "radshield.assessment", "label": "after",
+     "generated_at": "...", "inventory": "...", "limit": "managed",
+     "controls": {"<id>": {id, title, role, cis, hipaa, hipaa_name, severity, rationale,
+                           remediation}},
+     "hosts": {"<host>": {"groups": [...], "container": {is_container, kind, evidence} | null,
+                          "evidence_error": null | "...",
+                          "score": 0-100 | null, "counts": {pass, fail, not_applicable, error},
+                          "results": [{id, status, reason, checks: [{check, ok, observed}]}]}},
+     "summary": {"score", "counts", "critical_failed": ["<host>:<id>", ...],
+                 "critical_error": [...]}}
+
+Exit codes: 0 assessed, no critical control failed; 3 (``--critical-exit``) a control of
+severity critical failed or could not be assessed on some host; 2 usage or input error
+(inventory, control table, Ansible missing or failing as a whole).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from radshield import controls as ctl
+from radshield.controls import Control
+
+ROOT = ctl.ROOT
+EVIDENCE_SCRIPT = Path(__file__).resolve().parent / "evidence.py"
+SCHEMA_VERSION = 1
+STATUSES = ("pass", "fail", "not_applicable", "error")
+NOT_ASSIGNED = "role not assigned to this host"
+ENABLED_STATES = {"enabled", "enabled-runtime", "alias", "static", "indirect", "generated"}
+
+
+class AssessError(Exception):
+    """A usage or input problem (exit 2); the message says what to fix."""
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class Result:
+    id: str
+    status: str  # one of STATUSES
+    reason: str = ""
+    checks: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "status": self.status, "reason": self.reason, "checks": self.checks}
+
+
+# ------------------------------------------------------------------------- rendering
+
+# Check values are data, not HTML: no autoescaping (the report escapes when it renders).
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)  # noqa: S701
+
+
+def _render_str(value: str, variables: dict) -> str:
+    for _ in range(5):  # variables may themselves hold templates
+        if "{{" not in value and "{%" not in value:
+            return value
+        value = _ENV.from_string(value).render(variables)
+    return value
+
+
+def render(value: Any, variables: dict) -> Any:
+    """Render every string of a check (recursively) with the host's variables."""
+    if isinstance(value, str):
+        return _render_str(value, variables)
+    if isinstance(value, list):
+        return [render(v, variables) for v in value]
+    if isinstance(value, dict):
+        return {k: render(v, variables) for k, v in value.items()}
+    return value
+
+
+_DEFAULTS_CACHE: dict[str, dict] = {}
+
+
+def role_defaults(role: str, roles_dir: Path = ROOT / "roles") -> dict:
+    """roles/<role>/defaults/main.yml (empty when absent): the layer under inventory vars."""
+    key = f"{roles_dir}:{role}"
+    if key not in _DEFAULTS_CACHE:
+        path = roles_dir / role / "defaults" / "main.yml"
+        data = yaml.safe_load(path.read_text()) if path.exists() else None
+        _DEFAULTS_CACHE[key] = data if isinstance(data, dict) else {}
+    return _DEFAULTS_CACHE[key]
+
+
+def variables_for(control: Control, hostvars: dict) -> dict:
+    return {**role_defaults(control.role), **hostvars}
+
+
+def render_checks(control: Control, hostvars: dict) -> list[dict]:
+    """The control's checks with every value rendered. Raises AssessError if one cannot be."""
+    try:
+        return [render(c, variables_for(control, hostvars)) for c in control.check]
+    except jinja2.TemplateError as exc:
+        raise AssessError(f"cannot render a check of {control.id}: {exc}") from exc
+
+
+# ----------------------------------------------------------------------- applicability
+
+
+def group_names(hostvars: dict) -> set[str]:
+    return set(hostvars.get("group_names", [])) | {"all"}
+
+
+def applies(control: Control, hostvars: dict) -> bool:
+    return ctl.role_applies(control.role, group_names(hostvars))
+
+
+# ---------------------------------------------------------------------------- request
+
+
+def empty_request() -> dict:
+    return {
+        "v": 1,
+        "sshd": False,
+        "files": {},
+        "globs": [],
+        "packages": [],
+        "services": [],
+        "sysctls": [],
+        "users": [],
+        "commands": [],
+    }
+
+
+def derive_request(checks: list[dict]) -> dict:
+    """The evidence request that answers these (rendered) checks, deduplicated and sorted."""
+    req = empty_request()
+    files: dict[str, dict] = {}
+    sets: dict[str, set] = {k: set() for k in ("globs", "packages", "services", "sysctls", "users")}
+    commands: list[list[str]] = []
+    for chk in checks:
+        kind = ctl.check_type(chk)
+        if kind == "sshd":
+            req["sshd"] = True
+        elif kind == "file":
+            wants_text = "regex" in chk or "not_regex" in chk
+            entry = files.setdefault(chk["file"], {"text": False})
+            entry["text"] = entry["text"] or wants_text
+        elif kind == "glob":
+            sets["globs"].add(chk["glob"])
+        elif kind == "package":
+            sets["packages"].add(str(chk["package"]))
+        elif kind == "service":
+            sets["services"].add(str(chk["service"]))
+        elif kind == "sysctl":
+            sets["sysctls"].add(str(chk["sysctl"]))
+        elif kind == "user":
+            sets["users"].add(str(chk["user"]))
+        elif kind == "command":
+            argv = [str(a) for a in chk["command"]]
+            if argv not in commands:
+                commands.append(argv)
+    req["files"] = dict(sorted(files.items()))
+    for key, values in sets.items():
+        req[key] = sorted(values)
+    req["commands"] = sorted(commands)
+    return req
+
+
+def host_request(control_list: list[Control], hostvars: dict) -> tuple[dict, dict[str, str]]:
+    """The request of one host, and the controls whose checks could not be rendered."""
+    checks: list[dict] = []
+    render_errors: dict[str, str] = {}
+    for control in control_list:
+        if not applies(control, hostvars):
+            continue
+        try:
+            checks += render_checks(control, hostvars)
+        except AssessError as exc:
+            render_errors[control.id] = str(exc)
+    return derive_request(checks), render_errors
+
+
+# -------------------------------------------------------------------------- evaluation
+
+
+def _yesno(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _check_sshd(chk: dict, ev: dict) -> tuple[bool | None, Any]:
+    sshd = ev.get("sshd")
+    if not sshd:
+        return None, "no sshd evidence"
+    if not sshd.get("ok"):
+        return None, sshd.get("error", "sshd -T failed")
+    key = str(chk["sshd"]).lower()
+    value = " ".join(sshd.get("config", {}).get(key, []))
+    ok = True
+    if "equals" in chk:
+        ok &= value == _yesno(chk["equals"])
+    if "not_equals" in chk:
+        ok &= value != _yesno(chk["not_equals"])
+    if "in" in chk:
+        ok &= value in [_yesno(v) for v in chk["in"]]
+    if "contains" in chk:
+        ok &= str(chk["contains"]) in value
+    if "not_contains" in chk:
+        ok &= str(chk["not_contains"]) not in value
+    return ok, value
+
+
+def _mode_ok(mode: str, mode_max: Any) -> bool:
+    return int(str(mode), 8) & ~int(str(mode_max), 8) & 0o7777 == 0
+
+
+def _check_file(chk: dict, ev: dict) -> tuple[bool | None, Any]:
+    info = ev.get("files", {}).get(chk["file"])
+    if info is None:
+        return None, "file not in evidence"
+    if info.get("exists") is None:
+        return None, info.get("error", "cannot stat")
+    exists = bool(info["exists"])
+    observed: dict[str, Any] = {"exists": exists}
+    ok = True
+    if "exists" in chk:
+        ok &= exists == bool(chk["exists"])
+    others = set(chk) - {"file", "exists"}
+    if not exists:
+        return (ok and not others), observed
+    observed.update({k: info.get(k) for k in ("owner", "group", "mode")})
+    if "owner" in chk:
+        ok &= info.get("owner") == str(chk["owner"])
+    if "group" in chk:
+        ok &= info.get("group") == str(chk["group"])
+    if "mode_max" in chk:
+        ok &= _mode_ok(info.get("mode", "7777"), chk["mode_max"])
+    if "regex" in chk or "not_regex" in chk:
+        text = info.get("text")
+        if text is None:
+            return None, info.get("error", "file text not in evidence")
+        if "regex" in chk:
+            hit = re.search(str(chk["regex"]), text, re.MULTILINE)
+            observed["regex_match"] = hit.group(0)[:200] if hit else None
+            ok &= hit is not None
+        if "not_regex" in chk:
+            hit = re.search(str(chk["not_regex"]), text, re.MULTILINE)
+            observed["not_regex_match"] = hit.group(0)[:200] if hit else None
+            ok &= hit is None
+    return ok, observed
+
+
+def _check_glob(chk: dict, ev: dict) -> tuple[bool | None, Any]:
+    found = ev.get("globs", {}).get(chk["glob"])
+    if found is None:
+        return None, "glob not in evidence"
+    texts = {p: t for p, t in found.items() if not p.startswith("_") and t is not None}
+    ok = True
+    observed: dict[str, Any] = {"files": len(texts)}
+    if "regex" in chk:
+        hits = sorted(p for p, t in texts.items() if re.search(str(chk["regex"]), t, re.M))
+        observed["matching"] = hits
+        ok &= bool(hits)
+    if "not_regex" in chk:
+        bad = sorted(p for p, t in texts.items() if re.search(str(chk["not_regex"]), t, re.M))
+        observed["offending"] = bad
+        ok &= not bad
+    return ok, observed
+
+
+def _check_package(chk: dict, ev: dict) -> tuple[bool | None, Any]:
+    info = ev.get("packages", {}).get(str(chk["package"]))
+    if not info or info.get("installed") is None:
+        return None, (info or {}).get("error", "package not in evidence")
+    return info["installed"] == bool(chk["installed"]), {"installed": info["installed"]}
+
+
+def _check_service(chk: dict, ev: dict) -> tuple[bool | None, Any]:
+    info = ev.get("services", {}).get(str(chk["service"]))
+    if not info:
+        return None, "service not in evidence"
+    ok = True
+    if "active" in chk:
+        ok &= (info.get("active") == "active") == bool(chk["active"])
+    if "enabled" in chk:
+        ok &= (info.get("enabled") in ENABLED_STATES) == bool(chk["enabled"])
+    return ok, info
+
+
+def _check_sysctl(chk: dict, ev: dict) -> tuple[bool | None, Any]:
+    info = ev.get("sysctls", {}).get(str(chk["sysctl"]))
+    if info is None:
+        return None, "sysctl not in evidence"
+    want = " ".join(str(chk["equals"]).split())
+    in_container = bool((ev.get("container") or {}).get("is_container"))
+    ok = info.get("configured") == want
+    if not in_container:  # a container shares the host's kernel: only the configuration counts
+        ok &= info.get("live") == want
+    return ok, {k: info.get(k) for k in ("configured", "source", "live")}
+
+
+def _find_command(argv: list[str], ev: dict) -> dict | None:
+    for entry in ev.get("commands", []):
+        if entry.get("argv") == argv:
+            return entry
+    return None
+
+
+def _check_command(chk: dict, ev: dict) -> tuple[bool | None, Any]:
+    argv = [str(a) for a in chk["command"]]
+    entry = _find_command(argv, ev)
+    if entry is None:
+        return None, "command not in evidence"
+    if entry.get("rc") is None:
+        return None, entry.get("stderr") or "command could not run"
+    stdout = entry.get("stdout", "")
+    ok = True
+    if "rc" in chk:
+        ok &= entry["rc"] == int(chk["rc"])
+    if "stdout_regex" in chk:
+        ok &= re.search(str(chk["stdout_regex"]), stdout, re.MULTILINE) is not None
+    if "stdout_not_regex" in chk:
+        ok &= re.search(str(chk["stdout_not_regex"]), stdout, re.MULTILINE) is None
+    return ok, {"rc": entry["rc"], "stdout": stdout[:300]}
+
+
+def _check_user(chk: dict, ev: dict) -> tuple[bool | None, Any]:
+    info = ev.get("users", {}).get(str(chk["user"]))
+    if info is None:
+        return None, "user not in evidence"
+    exists = bool(info.get("exists"))
+    ok = True
+    if "exists" in chk:
+        ok &= exists == bool(chk["exists"])
+    others = set(chk) - {"user", "exists"}
+    if not exists:
+        return (ok and not others), {"exists": False}
+    observed = {k: info.get(k) for k in ("exists", "shell", "locked", "groups")}
+    if "locked" in chk:
+        if info.get("locked") is None:
+            return None, info.get("error", "lock state unknown")
+        ok &= info["locked"] == bool(chk["locked"])
+    if "shell_regex" in chk:
+        ok &= re.search(str(chk["shell_regex"]), info.get("shell", "")) is not None
+    if "groups_include" in chk:
+        ok &= set(map(str, chk["groups_include"])) <= set(info.get("groups", []))
+    return ok, observed
+
+
+CHECKERS = {
+    "sshd": _check_sshd,
+    "file": _check_file,
+    "glob": _check_glob,
+    "package": _check_package,
+    "service": _check_service,
+    "sysctl": _check_sysctl,
+    "command": _check_command,
+    "user": _check_user,
+}
+
+
+def check_one(chk: dict, evidence: dict) -> tuple[bool | None, Any]:
+    """(True/False, observed) for one rendered check; (None, why) when evidence is missing."""
+    kind = ctl.check_type(chk)
+    if kind is None:
+        return None, f"unknown check type {sorted(chk)}"
+    try:
+        return CHECKERS[kind](chk, evidence)
+    except (re.error, ValueError, TypeError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def _describe(chk: dict) -> str:
+    kind = ctl.check_type(chk) or "?"
+    rest = ", ".join(f"{k}={v}" for k, v in chk.items() if k != kind)
+    target = " ".join(chk[kind]) if kind == "command" else chk.get(kind)
+    return f"{kind} {target}: {rest}"
+
+
+def evaluate(control: Control, evidence: dict | None, hostvars: dict) -> Result:
+    """Decide one control on one host from its evidence. Pure: no I/O, no clock.
+
+    ``hostvars`` are the host's inventory variables, with ``group_names``.
+    ``evidence`` is evidence.py's answer, or None, or {"error": "..."} when it is missing.
+    """
+    if not applies(control, hostvars):
+        return Result(control.id, "not_applicable", NOT_ASSIGNED)
+    if not evidence or "error" in evidence and "container" not in evidence:
+        why = (evidence or {}).get("error", "no evidence from this host")
+        return Result(control.id, "error", f"evidence missing: {why}")
+    container = evidence.get("container") or {}
+    if container.get("is_container") and not control.container_applicable:
+        return Result(control.id, "not_applicable", control.container_reason)
+    if not control.check:
+        return Result(control.id, "error", "not assessed: no automated check in the control table")
+    try:
+        checks = render_checks(control, hostvars)
+    except AssessError as exc:
+        return Result(control.id, "error", str(exc))
+    rows, failed, missing = [], [], []
+    for chk in checks:
+        ok, observed = check_one(chk, evidence)
+        rows.append({"check": chk, "ok": ok, "observed": observed})
+        if ok is None:
+            missing.append(f"{_describe(chk)} ({observed})")
+        elif not ok:
+            failed.append(f"{_describe(chk)} (observed {json.dumps(observed, sort_keys=True)})")
+    if missing:
+        return Result(control.id, "error", "evidence missing: " + "; ".join(missing), rows)
+    if failed:
+        return Result(control.id, "fail", "; ".join(failed), rows)
+    return Result(control.id, "pass", f"{len(rows)} check(s) hold", rows)
+
+
+# ---------------------------------------------------------------------------- inventory
+
+
+def _ansible_bin(name: str) -> str:
+    local = Path(sys.executable).parent / name
+    found = str(local) if local.exists() else shutil.which(name)
+    if not found:
+        raise AssessError(f"{name} not found (run `make setup`, or activate .venv)")
+    return found
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
+    return env
+
+
+def load_inventory(inventory: Path, limit: str) -> dict[str, dict]:
+    """host -> its variables (with group_names and inventory_hostname), for the limit."""
+    if not inventory.exists():
+        raise AssessError(
+            f"inventory {inventory} not found (the lab's is written by `make lab-up`)"
+        )
+    proc = subprocess.run(
+        [_ansible_bin("ansible-inventory"), "-i", str(inventory), "--list", "--limit", limit],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+    )
+    if proc.returncode != 0:
+        raise AssessError(f"ansible-inventory failed: {proc.stderr.strip()[-2000:]}")
+    return parse_inventory(json.loads(proc.stdout))
+
+
+def parse_inventory(data: dict) -> dict[str, dict]:
+    """ansible-inventory --list JSON -> host -> vars (+ group_names, inventory_hostname)."""
+    groups = {k: v for k, v in data.items() if k != "_meta" and isinstance(v, dict)}
+    memo: dict[str, set[str]] = {}
+
+    def members(group: str, seen: frozenset = frozenset()) -> set[str]:
+        if group in memo:
+            return memo[group]
+        g = groups.get(group, {})
+        out = set(g.get("hosts", []))
+        for child in g.get("children", []):
+            if child not in seen:
+                out |= members(child, seen | {group})
+        memo[group] = out
+        return out
+
+    hostvars = data.get("_meta", {}).get("hostvars", {})
+    hosts: dict[str, dict] = {}
+    for group in groups:
+        for host in members(group):
+            hosts.setdefault(host, {"group_names": set()})
+            if group not in ("all", "ungrouped"):
+                hosts[host]["group_names"].add(group)
+    out = {}
+    for host in sorted(hosts):
+        hv = dict(hostvars.get(host, {}))
+        hv["group_names"] = sorted(hosts[host]["group_names"])
+        hv["inventory_hostname"] = host
+        out[host] = hv
+    return out
+
+
+# ------------------------------------------------------------------------------ gather
+
+
+def gather(
+    inventory: Path, limit: str, requests: dict[str, dict], timeout: float = 180
+) -> dict[str, dict]:
+    """Run evidence.py on every host with ONE ad-hoc Ansible call; host -> evidence.
+
+    A host that cannot be reached, or whose collector failed, maps to {"error": "..."}.
+    """
+    from radshield.evidence import encode_request  # noqa: PLC0415 - same file as shipped
+
+    with tempfile.TemporaryDirectory(prefix="radshield-assess-") as tmp:
+        extra = Path(tmp) / "requests.json"
+        extra.write_text(
+            json.dumps(
+                {
+                    "radshield_evidence_script": str(EVIDENCE_SCRIPT),
+                    "radshield_evidence_requests": {
+                        h: encode_request(r) for h, r in requests.items()
+                    },
+                }
+            )
+        )
+        args = json.dumps(
+            {
+                "cmd": "{{ radshield_evidence_script }}"
+                " {{ radshield_evidence_requests[inventory_hostname] }}",
+                "executable": "{{ ansible_python_interpreter | default('/usr/bin/python3') }}",
+            }
+        )
+        env = _env()
+        env.update(
+            ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+            ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+            ANSIBLE_DEPRECATION_WARNINGS="0",
+            ANSIBLE_NOCOLOR="1",
+        )
+        cmd = [
+            _ansible_bin("ansible"),
+            limit,
+            "-i",
+            str(inventory),
+            "-b",
+            "-T",
+            "15",
+            "-m",
+            "ansible.builtin.script",
+            "-a",
+            args,
+            "-e",
+            f"@{extra}",
+        ]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise AssessError(f"evidence gathering took more than {timeout:.0f}s") from exc
+    return parse_ansible_json(proc.stdout, proc.stderr, list(requests))
+
+
+def _json_from(stdout: str) -> dict | None:
+    for line in reversed(stdout.replace("\r", "").splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                return None
+    return None
+
+
+def parse_ansible_json(stdout: str, stderr: str, hosts: list[str]) -> dict[str, dict]:
+    doc = None
+    start = stdout.find("{")
+    while start >= 0 and doc is None:  # other callbacks may print around the JSON document
+        try:
+            doc, _ = json.JSONDecoder().raw_decode(stdout[start:])
+        except ValueError:
+            start = stdout.find("\n{", start + 1)
+            start = start + 1 if start >= 0 else -1
+        if doc is not None and "plays" not in doc:
+            doc = None
+            start = stdout.find("\n{", start + 1)
+            start = start + 1 if start >= 0 else -1
+    if not doc:
+        raise AssessError(f"Ansible gave no JSON result: {(stderr or stdout).strip()[-2000:]}")
+    out: dict[str, dict] = {h: {"error": "no result from Ansible for this host"} for h in hosts}
+    for play in doc.get("plays", []):
+        for task in play.get("tasks", []):
+            for host, res in task.get("hosts", {}).items():
+                if res.get("unreachable"):
+                    out[host] = {"error": f"unreachable: {res.get('msg', '').strip()[:500]}"}
+                    continue
+                ev = _json_from(res.get("stdout", ""))
+                if res.get("rc") not in (0, None) or ev is None:
+                    msg = res.get("stderr") or res.get("msg") or res.get("stdout", "")
+                    out[host] = {"error": f"collector failed (rc {res.get('rc')}): {msg[-500:]}"}
+                else:
+                    out[host] = ev
+    return out
+
+
+# ------------------------------------------------------------------------------ assess
+
+
+def _score(counts: dict[str, int]) -> float | None:
+    applicable = counts["pass"] + counts["fail"] + counts["error"]
+    return round(100.0 * counts["pass"] / applicable, 1) if applicable else None
+
+
+def assess_hosts(
+    control_list: list[Control], hosts: dict[str, dict], evidence: dict[str, dict]
+) -> dict[str, dict]:
+    """host -> its part of the assessment document."""
+    out = {}
+    for host, hv in sorted(hosts.items()):
+        ev = evidence.get(host)
+        results = [evaluate(c, ev, hv) for c in control_list]
+        counts = {s: sum(r.status == s for r in results) for s in STATUSES}
+        ev_ok = bool(ev) and "container" in ev
+        out[host] = {
+            "groups": hv.get("group_names", []),
+            "container": ev.get("container") if ev_ok else None,
+            "evidence_error": None if ev_ok else (ev or {}).get("error", "no evidence"),
+            "score": _score(counts),
+            "counts": counts,
+            "results": [r.to_dict() for r in results],
+        }
+    return out
+
+
+def summarize(doc_hosts: dict[str, dict], control_meta: dict[str, dict]) -> dict[str, Any]:
+    counts = {s: 0 for s in STATUSES}
+    crit_fail, crit_error = [], []
+    for host, h in doc_hosts.items():
+        for r in h["results"]:
+            counts[r["status"]] += 1
+            if control_meta.get(r["id"], {}).get("severity") == "critical":
+                if r["status"] == "fail":
+                    crit_fail.append(f"{host}:{r['id']}")
+                elif r["status"] == "error":
+                    crit_error.append(f"{host}:{r['id']}")
+    return {
+        "score": _score(counts),
+        "counts": counts,
+        "critical_failed": crit_fail,
+        "critical_error": crit_error,
+    }
+
+
+def build_document(
+    control_list: list[Control],
+    hosts: dict[str, dict],
+    evidence: dict[str, dict],
+    label: str,
+    inventory: str = "",
+    limit: str = "",
+) -> dict[str, Any]:
+    meta = {c.id: c.meta() for c in control_list}
+    doc_hosts = assess_hosts(control_list, hosts, evidence)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "radshield.assessment",
+        "label": label,
+        "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "inventory": inventory,
+        "limit": limit,
+        "controls": meta,
+        "hosts": doc_hosts,
+        "summary": summarize(doc_hosts, meta),
+    }
+
+
+def critical_problems(doc: dict) -> list[str]:
+    s = doc.get("summary", {})
+    return list(s.get("critical_failed", [])) + list(s.get("critical_error", []))
+
+
+def print_summary(doc: dict, out=sys.stdout) -> None:
+    label = f" ({doc['label']})" if doc.get("label") else ""
+    print(f"radshield assess{label}: {len(doc['hosts'])} host(s)", file=out)
+    for host, h in doc["hosts"].items():
+        c = h["counts"]
+        score = "n/a" if h["score"] is None else f"{h['score']:.0f}%"
+        extra = f"  [{h['evidence_error']}]" if h["evidence_error"] else ""
+        print(
+            f"  {host:10} score {score:>5}  pass {c['pass']:3}  fail {c['fail']:3}  "
+            f"n/a {c['not_applicable']:3}  error {c['error']:3}{extra}",
+            file=out,
+        )
+        for r in h["results"]:
+            if r["status"] in ("fail", "error"):
+                sev = doc["controls"][r["id"]]["severity"]
+                print(
+                    f"      {r['status'].upper():5} [{sev}] {r['id']}: {r['reason'][:160]}",
+                    file=out,
+                )
+
+
+def run(
+    inventory: Path,
+    limit: str,
+    label: str = "",
+    evidence_in: Path | None = None,
+    evidence_out: Path | None = None,
+    controls_dir: Path = ctl.CONTROLS_DIR,
+) -> dict[str, Any]:
+    try:
+        control_list = ctl.load(controls_dir)
+    except ctl.ControlTableError as exc:
+        raise AssessError(str(exc)) from exc
+    hosts = load_inventory(inventory, limit)
+    if not hosts:
+        raise AssessError(f"no host of {inventory} matches --limit {limit!r}")
+    if evidence_in:
+        evidence = json.loads(evidence_in.read_text())
+    else:
+        requests = {h: host_request(control_list, hv)[0] for h, hv in hosts.items()}
+        evidence = gather(inventory, limit, requests)
+    if evidence_out:
+        evidence_out.parent.mkdir(parents=True, exist_ok=True)
+        evidence_out.write_text(json.dumps(evidence, indent=1, sort_keys=True) + "\n")
+    return build_document(control_list, hosts, evidence, label, str(inventory), limit)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="radshield assess",
+        description="Decide every control of controls/*.yml on every host of an inventory, "
+        "read-only (one Ansible call runs radshield/evidence.py on each host). "
+        "Exit 0: no critical control failed; 3 (--critical-exit): a critical control failed "
+        "or could not be assessed; 2: usage or input error.",
+    )
+    p.add_argument("-i", "--inventory", default="inventories/lab/hosts.yml", help="inventory")
+    p.add_argument("--limit", default="managed", help="host pattern (default: managed)")
+    p.add_argument("--label", default="", help="name of this assessment, e.g. before or after")
+    p.add_argument("--out", help="write the assessment (JSON) here")
+    p.add_argument(
+        "--critical-exit",
+        type=int,
+        default=3,
+        metavar="N",
+        help="exit code when a critical control fails (default 3; 0: always exit 0, e.g. "
+        "for the 'before' assessment of an unhardened estate)",
+    )
+    p.add_argument("--evidence-out", help="also save the raw evidence of every host (JSON)")
+    p.add_argument(
+        "--evidence-in", help="evaluate saved evidence (from --evidence-out) instead of gathering"
+    )
+    p.add_argument("--controls", default=str(ctl.CONTROLS_DIR), help="control table directory")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary on stdout")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:
+        return 0 if exc.code == 0 else 2
+    t0 = time.monotonic()
+    try:
+        doc = run(
+            Path(args.inventory),
+            args.limit,
+            args.label,
+            Path(args.evidence_in) if args.evidence_in else None,
+            Path(args.evidence_out) if args.evidence_out else None,
+            Path(args.controls),
+        )
+    except (AssessError, OSError, ValueError) as exc:
+        print(f"radshield assess: {exc}", file=sys.stderr)
+        return 2
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    if not args.quiet:
+        print_summary(doc)
+        print(
+            f"  assessed in {time.monotonic() - t0:.1f}s"
+            + (f"; wrote {args.out}" if args.out else "")
+        )
+    problems = critical_problems(doc)
+    if problems and args.critical_exit:
+        print(
+            f"radshield assess: critical control(s) not met: {', '.join(problems)}", file=sys.stderr
+        )
+        return args.critical_exit
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
