@@ -276,10 +276,16 @@ def push_clients(name: str, dest: str = "/opt/radshield-clients") -> str:
     import pydicom  # noqa: PLC0415 - only the venv has it
     import pynetdicom  # noqa: PLC0415
 
+    from importlib.metadata import distribution  # noqa: PLC0415
+
     _run("podman", "exec", name, "mkdir", "-p", dest)
     for mod in (pydicom, pynetdicom):
         src = Path(mod.__file__).parent
         _run("podman", "cp", str(src), f"{name}:{dest}/")
+        # the packages read their own version from their metadata (dist-info)
+        dist = distribution(mod.__name__)
+        info = Path(dist._path)  # noqa: SLF001 - the dist-info folder itself
+        _run("podman", "cp", str(info), f"{name}:{dest}/")
     return dest
 
 

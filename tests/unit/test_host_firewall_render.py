@@ -119,9 +119,15 @@ def test_server_rule_set(tmp_path):
     assert "type filter hook output priority filter; policy accept;" in lines
     assert 'iif "lo" accept comment "loopback"' in lines
     assert 'ct state established,related accept comment "replies"' in lines
-    assert any(ln.startswith("ip protocol icmp icmp type echo-request limit rate 10/second") for ln in lines)
+    assert any(
+        ln.startswith("ip protocol icmp icmp type echo-request limit rate 10/second")
+        for ln in lines
+    )
     assert 'ip saddr { 10.213.10.0/24 } tcp dport { 2762 } accept comment "dicom"' in lines
-    assert 'ip saddr { 10.213.20.0/24, 10.213.30.0/24 } tcp dport { 8043 } accept comment "https"' in lines
+    assert (
+        'ip saddr { 10.213.20.0/24, 10.213.30.0/24 } tcp dport { 8043 } accept comment "https"'
+        in lines
+    )
     assert 'ip saddr { 10.213.30.0/24 } tcp dport { 22 } accept comment "ssh"' in lines
     assert 'ip saddr { 10.99.0.7/32 } udp dport { 514 } accept comment "syslog"' in lines
     assert 'ip6 saddr { fd00:99::/64 } udp dport { 514 } accept comment "syslog"' in lines
@@ -142,7 +148,10 @@ def test_output_policy_rule_set(tmp_path):
     conf = _render(tmp_path, "workstation_like.yml")
     lines = _lines(conf)
     assert "type filter hook output priority filter; policy drop;" in lines
-    assert 'ip daddr { 10.213.10.0/24, 10.213.20.0/24 } tcp dport { 2762 } accept comment "dicom"' in lines
+    assert (
+        'ip daddr { 10.213.10.0/24, 10.213.20.0/24 } tcp dport { 2762 } accept comment "dicom"'
+        in lines
+    )
     assert 'ip daddr { 10.213.20.0/24 } tcp dport { 443, 8043 } accept comment "https"' in lines
     assert 'udp dport { 53 } accept comment "dns"' in lines
     assert 'counter drop comment "radshield-drop-out"' in lines
@@ -198,7 +207,12 @@ GOOD = yaml.safe_load((FIXTURES / "lab_like.yml").read_text())
 
 BAD_INPUT = {
     "unknown segment": (
-        {"host_firewall_allow": [*GOOD["host_firewall_allow"], {"service": "x", "port": 1, "from": ["radiology"]}]},
+        {
+            "host_firewall_allow": [
+                *GOOD["host_firewall_allow"],
+                {"service": "x", "port": 1, "from": ["radiology"]},
+            ]
+        },
         ["host_firewall_allow[5].from[0]", "radiology", "host_firewall_segments"],
     ),
     "bad CIDR in allow": (
@@ -220,7 +234,9 @@ BAD_INPUT = {
     "bad output destination": (
         {
             "host_firewall_output_policy": "drop",
-            "host_firewall_output_allow": [{"service": "dns", "port": 53, "proto": "udp", "to": ["dmz"]}],
+            "host_firewall_output_allow": [
+                {"service": "dns", "port": 53, "proto": "udp", "to": ["dmz"]}
+            ],
         },
         ["host_firewall_output_allow[0].to[0]", "dmz"],
     ),
@@ -237,13 +253,26 @@ PLAY = """
 """
 
 
-def _run_role_check(tmp_path: Path, overrides: dict, *extra_args: str) -> subprocess.CompletedProcess:
-    data = {**GOOD, **overrides, "ansible_python_interpreter": sys.executable, "ansible_become": False}
+def _run_role_check(
+    tmp_path: Path, overrides: dict, *extra_args: str
+) -> subprocess.CompletedProcess:
+    data = {
+        **GOOD,
+        **overrides,
+        "ansible_python_interpreter": sys.executable,
+        "ansible_become": False,
+    }
     data["host_firewall_include_dir"] = str(tmp_path / "nftables.d")
     (tmp_path / "vars.json").write_text(json.dumps(data))
     (tmp_path / "play.yml").write_text(PLAY)
     return _playbook(
-        "-i", "localhost,", str(tmp_path / "play.yml"), "--check", "-e", f"@{tmp_path / 'vars.json'}", *extra_args
+        "-i",
+        "localhost,",
+        str(tmp_path / "play.yml"),
+        "--check",
+        "-e",
+        f"@{tmp_path / 'vars.json'}",
+        *extra_args,
     )
 
 
