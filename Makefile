@@ -1,26 +1,41 @@
 # radshield: the two commands are `make lab` (the main job) and `make test`.
-# Both run `make setup` first. See README.md for every target.
+# Both run `make setup` first. `make help` lists every target.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV ?= .venv
 BIN := $(VENV)/bin
 INVENTORY ?= inventories/lab/hosts.yml
+LIMIT ?= managed
 PLAYBOOK_ARGS ?=
+REPORTS ?= reports
+# mitogen (fast) or plain (OpenSSH only). Both are tested; mitogen is the default.
+RADSHIELD_STRATEGY ?= mitogen
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+ifeq ($(RADSHIELD_STRATEGY),mitogen)
+export ANSIBLE_STRATEGY_PLUGINS := $(CURDIR)/$(VENV)/lib/python3.11/site-packages/ansible_mitogen/plugins/strategy
+export ANSIBLE_STRATEGY := mitogen_linear
+export ANSIBLE_DEPRECATION_WARNINGS := False
+endif
 
-.PHONY: help setup lab lab-up lab-down lab-status ping harden check lint unit lab-test molecule test bench clean
+.PHONY: help setup lab lab-up lab-down lab-status ping harden check assess probe report \
+        lint unit lab-test molecule test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-setup: ## install Debian packages, podman config and the pinned virtualenv (as root; quick when done)
+setup: ## install Debian packages, podman config and the pinned virtualenv (root; quick when done)
 	@scripts/setup.sh
 
-lab: setup ## the main job: lab up, harden every host, prove it from outside
+lab: setup ## the main job: lab up, assess, harden, assess again, probe, report
 	@$(MAKE) --no-print-directory lab-up
-	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/ping.yml
+	@mkdir -p $(REPORTS)
+	$(BIN)/radshield assess -i $(INVENTORY) --limit $(LIMIT) --label before --out $(REPORTS)/before.json --critical-exit 0
 	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/site.yml $(PLAYBOOK_ARGS)
+	$(BIN)/radshield assess -i $(INVENTORY) --limit $(LIMIT) --label after --out $(REPORTS)/after.json --critical-exit 0
+	$(BIN)/radshield probe -i $(INVENTORY) --out $(REPORTS)/probes.json --fail-exit 0
+	$(BIN)/radshield report --before $(REPORTS)/before.json --after $(REPORTS)/after.json --probes $(REPORTS)/probes.json --out-dir $(REPORTS)
+	@echo "radshield: report at $(REPORTS)/report.html (machine-readable: $(REPORTS)/report.json)"
 
 lab-up: ## start the lab estate (builds the image once; keeps healthy hosts)
 	@python3 -m radshield.lab up
@@ -40,25 +55,34 @@ harden: ## apply the site playbook to INVENTORY
 check: ## dry run of the site playbook against INVENTORY (--check --diff, changes nothing)
 	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/site.yml --check --diff $(PLAYBOOK_ARGS)
 
+assess: ## decide every control on INVENTORY, read-only; exit 3 when a critical control fails
+	@mkdir -p $(REPORTS)
+	$(BIN)/radshield assess -i $(INVENTORY) --limit $(LIMIT) --label current --out $(REPORTS)/assess.json
+
+probe: ## adversary probes with real clients from untrusted and trusted lab hosts
+	@mkdir -p $(REPORTS)
+	$(BIN)/radshield probe -i $(INVENTORY) --out $(REPORTS)/probes.json
+
 lint: ## ruff, yamllint, ansible-lint (production profile)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --profile production --offline playbooks roles
 
-unit: ## fast tests: no podman (lab module, validators, Pulumi mocks, policy pack)
-	$(BIN)/pytest -q -m "not lab and not molecule"
+unit: ## fast tests, no podman: lab module, roles rendered, controls, assess/report, Pulumi mocks, policies
+	$(BIN)/pytest -q tests/unit tests/infra
 
-lab-test: ## tests against the live lab (fresh hosts; removes the lab at the end)
-	$(BIN)/pytest -q -m lab
+lab-test: ## tests against the live lab: lifecycle, then hardened hosts proved from outside
+	$(BIN)/pytest -q tests/lifecycle
+	$(BIN)/pytest -q tests/lab
 
-molecule: ## every role's molecule scenario (converge, idempotence, verify)
-	$(BIN)/pytest -q -m molecule
+molecule: ## every role's molecule scenario (check, converge, idempotence, verify)
+	$(BIN)/pytest -q tests/molecule
 
 test: setup lint unit lab-test molecule ## the whole suite, as CI runs it
 
-bench: setup ## time ansible setup (floor), harden cold and re-run over the lab; ratios to the floor
+bench: setup ## wall times: ansible setup (floor), harden cold and warm, assess, make lab warm; ratios
 	$(BIN)/python -m radshield.bench
 
 clean: lab-down ## lab-down plus caches (keeps the venv and the image)
-	rm -rf .pytest_cache .ruff_cache
+	rm -rf .pytest_cache .ruff_cache $(REPORTS)

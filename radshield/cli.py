@@ -1,32 +1,53 @@
-"""The `radshield` command line."""
+"""The `radshield` command line: `radshield <command> --help` explains each command."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from radshield import lab
+COMMANDS = {
+    "lab": "manage the local podman lab estate (up | down | status)",
+    "assess": "decide every control on every host of an inventory, changing nothing "
+    "(pass / fail / not applicable with the reason); exit 3 when a critical control fails",
+    "probe": "try what an attacker tries, with real clients from untrusted and trusted hosts",
+    "report": "write report.html and report.json from before/after assessments and probes",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(
         prog="radshield",
-        description="Harden and assess a radiology practice's imaging estate.",
+        description="Harden, assess and prove the security of a radiology practice's imaging "
+        "estate. Exit codes: 0 ok, 2 usage or input error, 3 a critical control or probe failed.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_lab = sub.add_parser(
-        "lab",
-        help="manage the local podman lab estate",
-        description="up: build the image (cached) and start the practice's hosts and segments; "
-        "down: remove every container, network and generated file of the lab; "
-        "status: list the lab hosts (exit 1 if one is not running).",
-    )
-    p_lab.add_argument("action", choices=["up", "down", "status"])
-    args = parser.parse_args(argv)
-    if args.command == "lab":
-        return lab.main([args.action])
-    parser.error(f"unknown command {args.command}")
-    return 2
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, text in COMMANDS.items():
+        sub.add_parser(name, help=text, add_help=False)
+    if not argv or argv[0] in ("-h", "--help"):
+        parser.print_help()
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        parser.parse_args(argv)  # prints the usage error, exits 2
+    if command == "lab":
+        from radshield import lab  # noqa: PLC0415
+
+        if rest and rest[0] in ("-h", "--help"):
+            print("usage: radshield lab {up|down|status}\n\n" + (lab.__doc__ or ""))
+            return 0
+        return lab.main(rest)
+    if command == "assess":
+        from radshield import assess  # noqa: PLC0415
+
+        return assess.main(rest)
+    if command == "probe":
+        from radshield import probe  # noqa: PLC0415
+
+        return probe.main(rest)
+    from radshield import report  # noqa: PLC0415
+
+    return report.main(rest)
 
 
 if __name__ == "__main__":

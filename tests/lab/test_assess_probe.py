@@ -87,8 +87,11 @@ def test_broken_control_is_reported_by_assess_probe_and_report(hardened_lab, tmp
     lab = hardened_lab
     lab.exec("ws-01", "cp", "-p", SSHD_CONFIG, BACKUP)
     try:
-        # first value wins in sshd_config: this line overrides the role's "no"
-        lab.exec("ws-01", "sed", "-i", "1i PasswordAuthentication yes", SSHD_CONFIG)
+        # first value wins in sshd_config: these lines override the role's settings, the way
+        # a hand edit during an incident would (passwords back on, for any method)
+        lab.exec("ws-01", "sed", "-i",
+                 "1i PasswordAuthentication yes\\nKbdInteractiveAuthentication yes\\nAuthenticationMethods any",
+                 SSHD_CONFIG)  # fmt: skip
         lab.exec("ws-01", "systemctl", "reload", "ssh")
         time.sleep(1)
 

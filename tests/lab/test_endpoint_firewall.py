@@ -168,7 +168,7 @@ def test_aide_reports_a_change_under_etc(hardened_lab):
     lab.exec("pacs-01", "sh", "-c", f"echo tampered > {probe}")
     try:
         proc = lab.exec(
-            "pacs-01", "aide", "--config", "/etc/aide/radshield.conf", "--check", check=False
+            "pacs-01", "aide", "--config", "/etc/aide-radshield.conf", "--check", check=False
         )
         assert proc.returncode in range(1, 8), proc.stdout[-2000:] + proc.stderr[-1000:]
         assert probe in proc.stdout, proc.stdout[-2000:]
@@ -191,7 +191,8 @@ def test_fail2ban_bans_repeated_ssh_failures(hardened_lab):
     ignoreip: failed logins as an unknown user from it get it banned; it is unbanned at the end."""
     lab = hardened_lab
     attempt = (
-        "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+        "timeout 15 ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+        "-o ServerAliveInterval=2 -o ServerAliveCountMax=2 "
         f"-o ConnectTimeout=5 -o PreferredAuthentications=publickey nosuchuser@{PACS_MGMT} true"
     )
     try:

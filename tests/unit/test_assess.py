@@ -362,7 +362,9 @@ def test_host_request_only_for_roles_of_the_host():
     probe, _ = assess.host_request(table, {"group_names": ["untrusted"]})
     assert ws["sshd"] and "/etc/login.defs" in ws["files"]
     assert probe == assess.empty_request()
-    assert set(ws["files"]) <= set(pacs["files"])
+    ws_only = {f for f in ws["files"] if "dconf" in f or "ws-out" in f or "workstation" in f}
+    assert ws_only and not ws_only & set(pacs["files"])  # workstation controls stay on workstations
+    assert "/etc/orthanc/orthanc.json" in pacs["files"] and "/etc/orthanc/orthanc.json" not in ws["files"]
 
 
 def test_request_encoding_round_trip():
