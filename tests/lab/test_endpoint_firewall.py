@@ -22,6 +22,7 @@ PACS_IMAGING = "10.213.10.11"
 PACS_CLINICAL = "10.213.20.11"
 PACS_MGMT = "10.213.30.11"
 JUMP_MGMT = "10.213.30.41"
+MOD_MGMT = "10.213.30.31"
 DICOM_PORT = 2762
 EICAR_HALVES = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$", "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
 QUARANTINE = "/var/lib/radshield/quarantine"
@@ -187,8 +188,9 @@ def test_aide_reports_a_change_under_etc(hardened_lab):
 
 
 def test_fail2ban_bans_repeated_ssh_failures(hardened_lab):
-    """jump-01 is admitted by the firewall (mgmt) but is not the controller, so it is not in
-    ignoreip: failed logins as an unknown user from it get it banned; it is unbanned at the end."""
+    """mod-01 (a modality gone rogue) is admitted by the firewall (mgmt) and is in no ignoreip
+    (the controller and the jump host are): failed logins as an unknown user from it get it
+    banned; it is unbanned at the end."""
     lab = hardened_lab
     attempt = (
         "timeout 15 ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
@@ -197,21 +199,21 @@ def test_fail2ban_bans_repeated_ssh_failures(hardened_lab):
     )
     try:
         for _ in range(6):
-            lab.exec("jump-01", "sh", "-c", attempt, check=False)
+            lab.exec("mod-01", "sh", "-c", attempt, check=False)
         status = ""
         for _ in range(20):
             status = lab.exec("pacs-01", "fail2ban-client", "status", "sshd").stdout
-            if JUMP_MGMT in status:
+            if MOD_MGMT in status:
                 break
             time.sleep(1)
-        assert JUMP_MGMT in status, status
-        out = _connect(lab, "jump-01", PACS_MGMT, 22, read=True)
+        assert MOD_MGMT in status, status
+        out = _connect(lab, "mod-01", PACS_MGMT, 22, read=True)
         assert not out.startswith("open SSH-2.0-"), (
-            f"jump-01 still gets an SSH banner while banned: {out}"
+            f"mod-01 still gets an SSH banner while banned: {out}"
         )
         ping = lab.ansible("pacs-01", "-m", "ansible.builtin.ping")
         assert ping.returncode == 0, "the controller was banned too"
     finally:
-        lab.exec("pacs-01", "fail2ban-client", "set", "sshd", "unbanip", JUMP_MGMT, check=False)
-    out = _connect(lab, "jump-01", PACS_MGMT, 22, read=True)
-    assert out.startswith("open SSH-2.0-"), f"jump-01 was not unbanned: {out}"
+        lab.exec("pacs-01", "fail2ban-client", "set", "sshd", "unbanip", MOD_MGMT, check=False)
+    out = _connect(lab, "mod-01", PACS_MGMT, 22, read=True)
+    assert out.startswith("open SSH-2.0-"), f"mod-01 was not unbanned: {out}"
