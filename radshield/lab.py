@@ -75,13 +75,17 @@ def gateway(net: str) -> str:
 def _run(*args: str, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess:
     proc = subprocess.run(args, text=True, capture_output=True)
     if check and proc.returncode != 0:
-        raise LabError(f"{' '.join(args[:4])} ... failed: {proc.stderr.strip() or proc.stdout.strip()}")
+        raise LabError(
+            f"{' '.join(args[:4])} ... failed: {proc.stderr.strip() or proc.stdout.strip()}"
+        )
     return proc
 
 
 def preflight() -> None:
     """Refuse to start when a tool is missing, before anything is created."""
-    missing = [t for t in ("podman", "debootstrap", "ssh", "ssh-keygen", "openssl") if not shutil.which(t)]
+    missing = [
+        t for t in ("podman", "debootstrap", "ssh", "ssh-keygen", "openssl") if not shutil.which(t)
+    ]
     if missing:
         raise LabError(
             "the lab needs " + ", ".join(missing) + " and cannot find it on PATH.\n"
@@ -256,7 +260,10 @@ def _secrets() -> None:
     for n in ("clinical_user", "breakglass"):
         proc = subprocess.run(
             ["openssl", "passwd", "-6", "-stdin"],
-            input=values[f"lab_secret_{n}"], text=True, capture_output=True, check=True,
+            input=values[f"lab_secret_{n}"],
+            text=True,
+            capture_output=True,
+            check=True,
         )
         values[f"lab_secret_{n}_hash"] = proc.stdout.strip()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -273,10 +280,10 @@ def push_clients(name: str, dest: str = "/opt/radshield-clients") -> str:
     and the lab image runs the same Python 3.11, so their folders are copied as they are.
     Returns the PYTHONPATH to use inside the container.
     """
+    from importlib.metadata import distribution  # noqa: PLC0415
+
     import pydicom  # noqa: PLC0415 - only the venv has it
     import pynetdicom  # noqa: PLC0415
-
-    from importlib.metadata import distribution  # noqa: PLC0415
 
     _run("podman", "exec", name, "mkdir", "-p", dest)
     for mod in (pydicom, pynetdicom):

@@ -62,13 +62,17 @@ class Lab:
     pki_dir: Path = ROOT / ".lab" / "pki"
     secrets: dict = field(default_factory=dict)
 
-    def exec(self, host: str, *cmd: str, check: bool = True, input: str | None = None, timeout: int = 120):
+    def exec(
+        self, host: str, *cmd: str, check: bool = True, input: str | None = None, timeout: int = 120
+    ):
         proc = subprocess.run(
             ["podman", "exec", "-i" if input is not None else "--tty=false", host, *cmd],
             text=True, capture_output=True, input=input, timeout=timeout,
         )  # fmt: skip
         if check and proc.returncode != 0:
-            raise AssertionError(f"{host}: {' '.join(cmd)} -> rc {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"{host}: {' '.join(cmd)} -> rc {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
     def push_clients(self, host: str) -> str:
@@ -133,5 +137,7 @@ def site_runs(lab):
 def hardened_lab(lab, site_runs):
     _, apply = site_runs
     if apply.returncode != 0:
-        pytest.fail(f"playbooks/site.yml failed (rc {apply.returncode}):\n{tail(apply.stdout + apply.stderr, 120)}")
+        pytest.fail(
+            f"playbooks/site.yml failed (rc {apply.returncode}):\n{tail(apply.stdout + apply.stderr, 120)}"
+        )
     return lab

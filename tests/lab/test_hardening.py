@@ -50,7 +50,13 @@ def test_password_login_is_refused_even_with_the_right_password(hardened_lab):
 
 def test_root_login_is_refused_even_with_an_authorized_key(hardened_lab):
     pub = (hardened_lab.root / ".lab/admin_ed25519.pub").read_text()
-    hardened_lab.exec(TARGET, "sh", "-c", "install -d -m 700 /root/.ssh && cat > /root/.ssh/authorized_keys", input=pub)
+    hardened_lab.exec(
+        TARGET,
+        "sh",
+        "-c",
+        "install -d -m 700 /root/.ssh && cat > /root/.ssh/authorized_keys",
+        input=pub,
+    )
     try:
         proc = hardened_lab.ssh(TARGET, "true", user="root")
         assert proc.returncode == 255 and "Permission denied" in proc.stderr, proc.stderr
@@ -106,7 +112,9 @@ def test_five_wrong_passwords_lock_a_clinical_account(hardened_lab):
 
 def test_lockout_guard_stops_the_ssh_role_before_any_change(hardened_lab):
     def digest() -> str:
-        return hashlib.sha256(hardened_lab.exec(TARGET, "cat", "/etc/ssh/sshd_config").stdout.encode()).hexdigest()
+        return hashlib.sha256(
+            hardened_lab.exec(TARGET, "cat", "/etc/ssh/sshd_config").stdout.encode()
+        ).hexdigest()
 
     before = digest()
     proc = hardened_lab.playbook("playbooks/harden.yml", "-l", TARGET, "--tags", "ssh",
@@ -124,5 +132,7 @@ def test_bad_input_fails_before_any_change_naming_the_variable(hardened_lab):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "access_control_admins[0].name" in out, tail(out)
-    proc = hardened_lab.playbook("playbooks/harden.yml", "-l", TARGET, "--check", "-e", "baseline_umask=022")
+    proc = hardened_lab.playbook(
+        "playbooks/harden.yml", "-l", TARGET, "--check", "-e", "baseline_umask=022"
+    )
     assert proc.returncode != 0 and "baseline_umask" in proc.stdout + proc.stderr

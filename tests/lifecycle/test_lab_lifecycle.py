@@ -50,7 +50,9 @@ def test_missing_podman_is_explained_and_nothing_is_created(before, tmp_path):
     env = {"PATH": str(bindir), "HOME": os.environ.get("HOME", "/root")}
     proc = run_lab("up", env=env)
     assert proc.returncode == 2
-    assert "podman" in proc.stderr and "make setup" in proc.stderr and "apt-get install" in proc.stderr
+    assert (
+        "podman" in proc.stderr and "make setup" in proc.stderr and "apt-get install" in proc.stderr
+    )
     assert podman_state() == before
 
 

@@ -14,7 +14,9 @@ from tests.lab.conftest import ansible_env, tail
 
 pytestmark = pytest.mark.molecule
 ROOT = Path(__file__).resolve().parents[2]
-ROLES = sorted(p.parent.parent.parent.name for p in ROOT.glob("roles/*/molecule/default/molecule.yml"))
+ROLES = sorted(
+    p.parent.parent.parent.name for p in ROOT.glob("roles/*/molecule/default/molecule.yml")
+)
 
 
 def test_every_role_has_a_scenario():
@@ -34,6 +36,8 @@ def test_molecule(role):
     )  # fmt: skip
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, tail(out, 150)
-    assert "Idempotence completed successfully" in out or "idempotence" in out.lower(), tail(out, 60)
+    assert "Idempotence completed successfully" in out or "idempotence" in out.lower(), tail(
+        out, 60
+    )
     if os.environ.get("RADSHIELD_MOLECULE_LOG"):
         Path(os.environ["RADSHIELD_MOLECULE_LOG"], f"{role}.log").write_text(out)

@@ -364,7 +364,10 @@ def test_host_request_only_for_roles_of_the_host():
     assert probe == assess.empty_request()
     ws_only = {f for f in ws["files"] if "dconf" in f or "ws-out" in f or "workstation" in f}
     assert ws_only and not ws_only & set(pacs["files"])  # workstation controls stay on workstations
-    assert "/etc/orthanc/orthanc.json" in pacs["files"] and "/etc/orthanc/orthanc.json" not in ws["files"]
+    assert (
+        "/etc/orthanc/orthanc.json" in pacs["files"]
+        and "/etc/orthanc/orthanc.json" not in ws["files"]
+    )
 
 
 def test_request_encoding_round_trip():

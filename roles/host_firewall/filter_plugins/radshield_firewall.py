@@ -3,6 +3,7 @@ lists and decide whether a rule set admits a given source (Python's ipaddress, n
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 
 ANY = "any"
@@ -53,10 +54,8 @@ def _seg_map(segments):
     for name, cidr in (segments or {}).items():
         if isinstance(cidr, dict):
             cidr = cidr.get("cidr")
-        try:
+        with contextlib.suppress(TypeError, ValueError):
             out[name] = _net(cidr)
-        except (TypeError, ValueError):
-            pass
     return out
 
 
@@ -80,9 +79,13 @@ def rule_errors(rules, segments, var="host_firewall_allow", key="from"):
             try:
                 _ports(rule["port"])
             except (TypeError, ValueError):
-                errors.append(f"{p}.port must be 1..65535 (a port, a list or 'low-high'), got {rule['port']!r}")
+                errors.append(
+                    f"{p}.port must be 1..65535 (a port, a list or 'low-high'), got {rule['port']!r}"
+                )
         if rule.get("proto", "tcp") not in PROTOS:
-            errors.append(f"{p}.proto must be one of {', '.join(PROTOS)}, got {rule.get('proto')!r}")
+            errors.append(
+                f"{p}.proto must be one of {', '.join(PROTOS)}, got {rule.get('proto')!r}"
+            )
         srcs = rule.get(key)
         if not isinstance(srcs, list) or not srcs:
             errors.append(f"{p}.{key} must be a non-empty list of segment names, CIDRs or '{ANY}'")
@@ -142,7 +145,9 @@ def admits(rules, segments, address, port, proto="tcp", key="from"):
     for rule in resolve(rules, segments, key):
         if rule["proto"] != proto:
             continue
-        if not any(lo <= int(port) <= hi for lo, hi in _ports(rule["ports"].replace(" ", "").split(","))):
+        if not any(
+            lo <= int(port) <= hi for lo, hi in _ports(rule["ports"].replace(" ", "").split(","))
+        ):
             continue
         if rule["any"] or any(addr in ipaddress.ip_network(n) for n in rule["v4"] + rule["v6"]):
             return True

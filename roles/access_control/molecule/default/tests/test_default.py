@@ -43,8 +43,10 @@ def test_breakglass_locked_and_alerting(host):
     assert "radshield-breakglass-audit" in host.file("/etc/pam.d/common-session").content_string
     # the hook PAM runs for every session raises the alert in the journal for this account only
     host.run("PAM_USER=clinician1 PAM_TYPE=open_session /usr/local/sbin/radshield-breakglass-audit")
-    host.run("PAM_USER=breakglass PAM_TYPE=open_session PAM_SERVICE=sshd PAM_RHOST=10.0.0.9 "
-             "/usr/local/sbin/radshield-breakglass-audit")
+    host.run(
+        "PAM_USER=breakglass PAM_TYPE=open_session PAM_SERVICE=sshd PAM_RHOST=10.0.0.9 "
+        "/usr/local/sbin/radshield-breakglass-audit"
+    )
     log = host.run("journalctl -t radshield-breakglass --no-pager -n 5").stdout
     assert "RADSHIELD BREAK-GLASS open_session by breakglass service=sshd from=10.0.0.9" in log
     assert "clinician1" not in log

@@ -15,7 +15,10 @@ def test_unused_modules_cannot_load(host):
 
 
 def test_core_dumps_off(host):
-    assert "hard    core    0" in host.file("/etc/security/limits.d/60-radshield-coredump.conf").content_string
+    assert (
+        "hard    core    0"
+        in host.file("/etc/security/limits.d/60-radshield-coredump.conf").content_string
+    )
     assert "Storage=none" in host.file("/etc/systemd/coredump.conf").content_string
 
 
