@@ -30,7 +30,11 @@ setup: ## install Debian packages, podman config and the pinned virtualenv (root
 lab: setup ## the main job: lab up, assess, harden, assess again, probe, report
 	@$(MAKE) --no-print-directory lab-up
 	@mkdir -p $(REPORTS)
-	$(BIN)/radshield assess -i $(INVENTORY) --limit $(LIMIT) --label before --out $(REPORTS)/before.json --critical-exit 0
+	@if [ -f $(REPORTS)/before.json ] && [ $(REPORTS)/before.json -nt .lab/estate-created ]; then \
+	  echo "radshield: hosts unchanged since $(REPORTS)/before.json: keeping that 'before' assessment"; \
+	else \
+	  $(BIN)/radshield assess -i $(INVENTORY) --limit $(LIMIT) --label before --out $(REPORTS)/before.json --critical-exit 0; \
+	fi
 	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/site.yml $(PLAYBOOK_ARGS)
 	$(BIN)/radshield assess -i $(INVENTORY) --limit $(LIMIT) --label after --out $(REPORTS)/after.json --critical-exit 0
 	$(BIN)/radshield probe -i $(INVENTORY) --out $(REPORTS)/probes.json --fail-exit 0

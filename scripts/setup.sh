@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 DEB_PACKAGES=(podman runc debootstrap uidmap slirp4netns netavark aardvark-dns
-              openssh-client sshpass curl chromium python3-venv)
+              openssh-client sshpass curl chromium python3-venv nftables)
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 

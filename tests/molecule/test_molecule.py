@@ -35,6 +35,8 @@ def test_molecule(role):
         cwd=ROOT / "roles" / role, env=env, text=True, capture_output=True, timeout=1500,
     )  # fmt: skip
     out = proc.stdout + proc.stderr
+    if os.environ.get("RADSHIELD_MOLECULE_LOG"):
+        Path(os.environ["RADSHIELD_MOLECULE_LOG"], f"{role}.log").write_text(out)
     assert proc.returncode == 0, tail(out, 150)
     assert "Idempotence completed successfully" in out or "idempotence" in out.lower(), tail(
         out, 60

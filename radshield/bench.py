@@ -1,0 +1,110 @@
+"""`make bench`: wall times of the lab's main operations, as ratios to a floor measured in the
+same run (`ansible managed -m setup`, the cheapest thing Ansible does on every host).
+
+Steps (each timed once, in this order, on the 4 managed lab hosts):
+  lab-up cold       fresh containers (the image is cached)
+  lab-up warm       nothing to do
+  floor             ansible managed -m setup (mitogen), and the same over plain OpenSSH
+  site cold         playbooks/site.yml on fresh hosts (mitogen)
+  site warm         the same again: nothing changes (changed=0 is asserted)
+  site warm plain   the same over plain OpenSSH (no mitogen)
+  assess            radshield assess over the lab
+  probe             radshield probe
+  make lab warm     lab already up and hardened
+  make lab cold     after make lab-down (image cached)
+  dicom             C-STORE throughput over DICOM TLS vs plain DICOM (radshield.bench_dicom)
+
+Results are printed and written to reports/bench.json. Measure speed here, never in tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from radshield import lab
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+INV = str(ROOT / "inventories" / "lab" / "hosts.yml")
+
+
+def env(strategy: str) -> dict[str, str]:
+    e = dict(os.environ)
+    e["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
+    e["PATH"] = f"{BIN}:{e.get('PATH', '')}"
+    for k in ("ANSIBLE_STRATEGY", "ANSIBLE_STRATEGY_PLUGINS"):
+        e.pop(k, None)
+    if strategy == "mitogen":
+        import ansible_mitogen  # noqa: PLC0415
+
+        e["ANSIBLE_STRATEGY_PLUGINS"] = str(Path(ansible_mitogen.__file__).parent / "plugins" / "strategy")
+        e["ANSIBLE_STRATEGY"] = "mitogen_linear"
+        e["ANSIBLE_DEPRECATION_WARNINGS"] = "False"
+    e["RADSHIELD_STRATEGY"] = strategy
+    return e
+
+
+def timed(name: str, argv: list[str], strategy: str = "mitogen", check: bool = True) -> tuple[float, str]:
+    t0 = time.monotonic()
+    proc = subprocess.run(argv, cwd=ROOT, env=env(strategy), text=True, capture_output=True)
+    dt = time.monotonic() - t0
+    out = proc.stdout + proc.stderr
+    if check and proc.returncode != 0:
+        print(out[-4000:], file=sys.stderr)
+        raise SystemExit(f"bench: step '{name}' failed (rc {proc.returncode})")
+    print(f"  {name:<18} {dt:7.1f} s", flush=True)
+    return dt, out
+
+
+def changed_total(out: str) -> int:
+    return sum(int(n) for n in re.findall(r"changed=(\d+)", out))
+
+
+def main() -> int:
+    print("radshield bench (4 managed hosts + probe host; 2-core machine)")
+    results: dict[str, float] = {}
+    lab.down()
+    results["lab-up cold"], _ = timed("lab-up cold", [sys.executable, "-m", "radshield.lab", "up"])
+    results["lab-up warm"], _ = timed("lab-up warm", [sys.executable, "-m", "radshield.lab", "up"])
+    setup = [str(BIN / "ansible"), "managed", "-i", INV, "-m", "ansible.builtin.setup"]
+    results["floor"], _ = timed("floor (setup)", setup)
+    results["floor plain"], _ = timed("floor plain", setup, "plain")
+    site = [str(BIN / "ansible-playbook"), "-i", INV, "playbooks/site.yml"]
+    results["site cold"], _ = timed("site cold", site)
+    results["site warm"], out = timed("site warm", site)
+    warm_changed = changed_total(out)
+    results["site warm plain"], out = timed("site warm plain", site, "plain")
+    warm_changed += changed_total(out)
+    assess = [str(BIN / "radshield"), "assess", "-i", INV, "-q", "--out", "/tmp/radshield-bench-assess.json"]
+    results["assess"], _ = timed("assess", assess)
+    probe = [str(BIN / "radshield"), "probe", "-i", INV, "--out", "/tmp/radshield-bench-probes.json"]
+    results["probe"], _ = timed("probe", probe)
+    results["make lab warm"], _ = timed("make lab warm", ["make", "--no-print-directory", "lab"])
+    lab.down()
+    results["make lab cold"], _ = timed("make lab cold", ["make", "--no-print-directory", "lab"])
+    _, dicom = timed("dicom", [sys.executable, "-m", "radshield.bench_dicom"], check=False)
+
+    floor = results["floor"]
+    print("\nstep                 seconds   x floor")
+    for k, v in results.items():
+        base = results["floor plain"] if k.endswith("plain") else floor
+        print(f"  {k:<18} {v:7.1f}   {v / base:6.1f}")
+    print(f"  mitogen speed-up on a warm site run: {results['site warm plain'] / results['site warm']:.1f}x")
+    print(f"  changed tasks on the warm runs: {warm_changed}")
+    tail = "\n".join(line for line in dicom.splitlines() if line.strip())[-1500:]
+    print("\nDICOM C-STORE throughput (radshield.bench_dicom):\n" + tail)
+    out_dir = ROOT / "reports"
+    out_dir.mkdir(exist_ok=True)
+    doc = {"seconds": results, "floor": floor, "warm_changed": warm_changed, "dicom": tail}
+    (out_dir / "bench.json").write_text(json.dumps(doc, indent=1) + "\n")
+    return 0 if warm_changed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
