@@ -24,9 +24,16 @@ def test_every_role_has_a_scenario():
     assert roles == ROLES
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_molecule(role):
+@pytest.fixture(scope="module")
+def lab_image():
+    """The scenarios run on the lab's image: build it (once; cached) when it is missing."""
     require_podman()
+    proc = subprocess.run([str(ROOT / "lab" / "build-image.sh")], text=True, capture_output=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_molecule(role, lab_image):
     env = ansible_env("plain")  # molecule drives podman exec; mitogen does not apply
     env.pop("ANSIBLE_CONFIG", None)
     env["MOLECULE_NO_LOG"] = "false"
