@@ -128,6 +128,12 @@ def lab():
 def site_runs(lab):
     """The dry run on fresh hosts, then the real run: (check_proc, apply_proc)."""
     fresh = os.environ.get("RADSHIELD_REUSE_LAB") != "1"
+    if fresh:  # the "before" assessment of the fresh hosts, as `make lab` takes it
+        subprocess.run(
+            [str(VENV_BIN / "radshield"), "assess", "-i", str(lab.inventory), "-q", "--label", "before",
+             "--critical-exit", "0", "--out", str(ROOT / ".lab" / "before.json")],
+            cwd=ROOT, env=ansible_env(), text=True, capture_output=True, timeout=300,
+        )  # fmt: skip
     check = lab.playbook("playbooks/site.yml", "--check", "--diff") if fresh else None
     apply = lab.playbook("playbooks/site.yml")
     return check, apply

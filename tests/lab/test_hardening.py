@@ -136,3 +136,19 @@ def test_bad_input_fails_before_any_change_naming_the_variable(hardened_lab):
         "playbooks/harden.yml", "-l", TARGET, "--check", "-e", "baseline_umask=022"
     )
     assert proc.returncode != 0 and "baseline_umask" in proc.stdout + proc.stderr
+
+
+def test_fresh_hosts_fail_most_controls_before_hardening(site_runs, lab):
+    """`radshield assess` on the fresh hosts (taken by the fixture before the site run)."""
+    import json  # noqa: PLC0415
+
+    before = lab.root / ".lab" / "before.json"
+    if not before.exists():
+        pytest.skip("RADSHIELD_REUSE_LAB=1: no assessment of fresh hosts")
+    doc = json.loads(before.read_text())
+    for host, h in doc["hosts"].items():
+        counts = h["counts"]
+        assert counts["fail"] > counts["pass"], (host, counts)
+        for r in h["results"]:
+            if r["status"] == "not_applicable":
+                assert r["reason"], (host, r["id"])
