@@ -43,14 +43,18 @@ def env(strategy: str) -> dict[str, str]:
     if strategy == "mitogen":
         import ansible_mitogen  # noqa: PLC0415
 
-        e["ANSIBLE_STRATEGY_PLUGINS"] = str(Path(ansible_mitogen.__file__).parent / "plugins" / "strategy")
+        e["ANSIBLE_STRATEGY_PLUGINS"] = str(
+            Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
+        )
         e["ANSIBLE_STRATEGY"] = "mitogen_linear"
         e["ANSIBLE_DEPRECATION_WARNINGS"] = "False"
     e["RADSHIELD_STRATEGY"] = strategy
     return e
 
 
-def timed(name: str, argv: list[str], strategy: str = "mitogen", check: bool = True) -> tuple[float, str]:
+def timed(
+    name: str, argv: list[str], strategy: str = "mitogen", check: bool = True
+) -> tuple[float, str]:
     t0 = time.monotonic()
     proc = subprocess.run(argv, cwd=ROOT, env=env(strategy), text=True, capture_output=True)
     dt = time.monotonic() - t0
@@ -81,9 +85,24 @@ def main() -> int:
     warm_changed = changed_total(out)
     results["site warm plain"], out = timed("site warm plain", site, "plain")
     warm_changed += changed_total(out)
-    assess = [str(BIN / "radshield"), "assess", "-i", INV, "-q", "--out", "/tmp/radshield-bench-assess.json"]
+    assess = [
+        str(BIN / "radshield"),
+        "assess",
+        "-i",
+        INV,
+        "-q",
+        "--out",
+        "/tmp/radshield-bench-assess.json",
+    ]
     results["assess"], _ = timed("assess", assess)
-    probe = [str(BIN / "radshield"), "probe", "-i", INV, "--out", "/tmp/radshield-bench-probes.json"]
+    probe = [
+        str(BIN / "radshield"),
+        "probe",
+        "-i",
+        INV,
+        "--out",
+        "/tmp/radshield-bench-probes.json",
+    ]
     results["probe"], _ = timed("probe", probe)
     results["make lab warm"], _ = timed("make lab warm", ["make", "--no-print-directory", "lab"])
     lab.down()
@@ -95,7 +114,9 @@ def main() -> int:
     for k, v in results.items():
         base = results["floor plain"] if k.endswith("plain") else floor
         print(f"  {k:<18} {v:7.1f}   {v / base:6.1f}")
-    print(f"  mitogen speed-up on a warm site run: {results['site warm plain'] / results['site warm']:.1f}x")
+    print(
+        f"  mitogen speed-up on a warm site run: {results['site warm plain'] / results['site warm']:.1f}x"
+    )
     print(f"  changed tasks on the warm runs: {warm_changed}")
     tail = "\n".join(line for line in dicom.splitlines() if line.strip())[-1500:]
     print("\nDICOM C-STORE throughput (radshield.bench_dicom):\n" + tail)

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def render(role: Path) -> str:
-    spec = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]
+    spec = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"][
+        "main"
+    ]
     lines = [
         f"# {role.name}",
         "",
@@ -27,30 +29,52 @@ def render(role: Path) -> str:
     lines += [d for d in spec.get("description", [])] + [""]
     controls = ROOT / "controls" / f"{role.name}.yml"
     if controls.exists():
-        lines += ["## Controls", "", "| id | title | CIS | HIPAA | severity |", "|---|---|---|---|---|"]
+        lines += [
+            "## Controls",
+            "",
+            "| id | title | CIS | HIPAA | severity |",
+            "|---|---|---|---|---|",
+        ]
         for c in yaml.safe_load(controls.read_text()):
             lines.append(
                 f"| `{c['id']}` | {c['title']} | {c.get('cis') or '-'} | {c['hipaa']} | {c['severity']} |"
             )
         lines.append("")
-    lines += ["## Variables", "", "| variable | type | default | description |", "|---|---|---|---|"]
+    lines += [
+        "## Variables",
+        "",
+        "| variable | type | default | description |",
+        "|---|---|---|---|",
+    ]
     for name, opt in sorted(spec.get("options", {}).items()):
         kind = opt.get("type", "str")
         if kind == "list" and opt.get("elements"):
             kind = f"list of {opt['elements']}"
-        default = "(required)" if opt.get("required") else f"`{opt['default']!r}`" if "default" in opt else "-"
+        default = (
+            "(required)"
+            if opt.get("required")
+            else f"`{opt['default']!r}`"
+            if "default" in opt
+            else "-"
+        )
         desc = opt.get("description", "")
         desc = " ".join(desc) if isinstance(desc, list) else str(desc)
         if opt.get("choices"):
             desc += f" One of: {', '.join(map(str, opt['choices']))}."
         lines.append(f"| `{name}` | {kind} | {default} | {desc.strip()} |")
-    lines += ["", "Run it with `playbooks/site.yml` (see the top-level README); test it with `molecule test` here.", ""]
+    lines += [
+        "",
+        "Run it with `playbooks/site.yml` (see the top-level README); test it with `molecule test` here.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def main() -> int:
     stale = []
-    for role in sorted(p for p in (ROOT / "roles").iterdir() if (p / "meta" / "argument_specs.yml").exists()):
+    for role in sorted(
+        p for p in (ROOT / "roles").iterdir() if (p / "meta" / "argument_specs.yml").exists()
+    ):
         text = render(role)
         readme = role / "README.md"
         if "--check" in sys.argv:

@@ -23,15 +23,23 @@ def test_role_readmes_are_generated_from_the_specs():
 def test_every_default_has_a_spec_and_a_comment(role):
     defaults_text = (role / "defaults" / "main.yml").read_text()
     defaults = yaml.safe_load(defaults_text) or {}
-    spec = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]
+    spec = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"][
+        "main"
+    ]
     options = spec.get("options", {})
-    assert not set(defaults) - set(options), f"defaults without a spec: {set(defaults) - set(options)}"
+    assert not set(defaults) - set(options), (
+        f"defaults without a spec: {set(defaults) - set(options)}"
+    )
     lines = defaults_text.splitlines()
     for name in defaults:
         i = next(n for n, line in enumerate(lines) if line.startswith(f"{name}:"))
         above = [line for line in lines[max(0, i - 6) : i] if line.strip()]
-        assert any(line.lstrip().startswith("#") for line in above), f"{name} has no comment above it"
-        assert all(prefix in name for prefix in (role.name,)), f"{name} is not prefixed {role.name}_"
+        assert any(line.lstrip().startswith("#") for line in above), (
+            f"{name} has no comment above it"
+        )
+        assert all(prefix in name for prefix in (role.name,)), (
+            f"{name} is not prefixed {role.name}_"
+        )
 
 
 def test_example_inventory_and_playbooks_parse():
