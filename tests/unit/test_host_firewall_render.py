@@ -16,35 +16,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.unit.playbook_runner import run_playbook
+
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "host_firewall"
 FIXTURES = Path(__file__).resolve().parent / "host_firewall"
 BIN = Path(sys.executable).parent
 
 
-def _env() -> dict:
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
-        ANSIBLE_FILTER_PLUGINS=str(ROLE / "filter_plugins"),
-        ANSIBLE_NOCOLOR="1",
-        PATH=f"{BIN}:{env.get('PATH', '')}",
-    )
-    return env
-
-
 def _playbook(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    if not (BIN / "ansible-playbook").exists():
-        pytest.skip("ansible-playbook is not in the test interpreter's venv")
-    return subprocess.run(
-        [str(BIN / "ansible-playbook"), *args],
-        cwd=ROOT,
-        env=_env(),
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-    )
+    return run_playbook(*args, timeout=timeout, ANSIBLE_FILTER_PLUGINS=str(ROLE / "filter_plugins"))
 
 
 def _plugin():

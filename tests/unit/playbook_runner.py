@@ -1,0 +1,38 @@
+"""Run ansible-playbook from unit tests (local connection renders; nothing on this machine changes)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def ansible_env(**extra: str) -> dict:
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
+        ANSIBLE_NOCOLOR="1",
+        PATH=f"{BIN}:{env.get('PATH', '')}",
+        **extra,
+    )
+    return env
+
+
+def run_playbook(*args: str, timeout: int = 300, **extra_env: str) -> subprocess.CompletedProcess:
+    if not (BIN / "ansible-playbook").exists():
+        pytest.skip("ansible-playbook is not in the test interpreter's venv")
+    return subprocess.run(
+        [str(BIN / "ansible-playbook"), *args],
+        cwd=ROOT,
+        env=ansible_env(**extra_env),
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+    )
