@@ -44,4 +44,4 @@ if [[ ! -x $VENV/bin/python || ! -f $stamp || "$(cat "$stamp")" != "$want" ]]; t
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e .
   echo "$want" >"$stamp"
 fi
-say "ready (podman $(podman --version | awk '{print $3}'), $("$VENV/bin/ansible" --version | head -1))"
+say "ready (podman $(podman --version | awk '{print $3}'), ansible-core $("$VENV/bin/python" -c 'import ansible.release as r; print(r.__version__)'))"

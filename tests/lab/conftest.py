@@ -32,6 +32,8 @@ def ansible_env(strategy: str | None = None) -> dict[str, str]:
     env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
     env["ANSIBLE_FORCE_COLOR"] = "0"
     env["ANSIBLE_NOCOLOR"] = "1"
+    for key in ("ANSIBLE_STRATEGY", "ANSIBLE_STRATEGY_PLUGINS"):  # make exports them for mitogen
+        env.pop(key, None)
     if (strategy or os.environ.get("RADSHIELD_STRATEGY", "mitogen")) == "mitogen":
         import ansible_mitogen  # noqa: PLC0415
 
