@@ -97,7 +97,7 @@ def preflight() -> None:
 
 
 def _spec_hash(host: Host) -> str:
-    blob = json.dumps([IMAGE, host.nets, NETWORKS, 2], sort_keys=True)
+    blob = json.dumps([IMAGE, host.nets, NETWORKS, 3], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -148,6 +148,10 @@ set -e
 getent group rsadmins >/dev/null || groupadd rsadmins
 id {admin} >/dev/null 2>&1 || useradd -m -s /bin/bash -G rsadmins {admin}
 passwd -l {admin} >/dev/null
+# Keep the admin's systemd user manager running: in these containers (hybrid cgroups) starting
+# user@.service at each login takes ~25 s once the last session has closed, and pam_systemd
+# waits for it, so SSH logins would stall (a real host starts it in well under a second).
+loginctl enable-linger {admin}
 install -d -m 700 -o {admin} -g {admin} /home/{admin}/.ssh
 printf '%s\n' '{pubkey}' > /home/{admin}/.ssh/authorized_keys
 chown {admin}:{admin} /home/{admin}/.ssh/authorized_keys; chmod 600 /home/{admin}/.ssh/authorized_keys
