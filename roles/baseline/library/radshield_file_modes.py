@@ -5,12 +5,14 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: radshield_file_modes
-short_description: Enforce owner, group and mode on a list of existing paths in one call
+short_description: Enforce owner, group and a maximum mode on a list of existing paths in one call
 description:
   - The same result as one M(ansible.builtin.file) task per path with C(state=file) or
     C(state=directory), in one round trip instead of one per path (a loop of 20 items costs
     20 module calls, which dominates a hardening run). Paths that do not exist are skipped
     and listed in C(missing); nothing is ever created.
+  - C(mode) is a maximum, as CIS states it ("0640 or more restrictive"): permission bits beyond
+    it are removed, stricter modes are kept as they are.
   - Supports check mode and diff mode.
 options:
   paths:
@@ -68,6 +70,7 @@ def main() -> None:
         if stat.S_ISLNK(st.st_mode):
             module.fail_json(msg=f"paths[{i}]: {path} is a symbolic link; refusing to follow it")
         cur = (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
+        mode = cur[2] & mode  # never loosen: only bits beyond the maximum go
         if cur == (uid, gid, mode):
             continue
         changed.append(path)
