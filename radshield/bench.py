@@ -20,7 +20,6 @@ Results are printed and written to reports/bench.json. Measure speed here, never
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import time
 from pathlib import Path
 
 from radshield import lab
+from radshield.ansible_env import ansible_env
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -35,19 +35,7 @@ INV = str(ROOT / "inventories" / "lab" / "hosts.yml")
 
 
 def env(strategy: str) -> dict[str, str]:
-    e = dict(os.environ)
-    e["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
-    e["PATH"] = f"{BIN}:{e.get('PATH', '')}"
-    for k in ("ANSIBLE_STRATEGY", "ANSIBLE_STRATEGY_PLUGINS"):
-        e.pop(k, None)
-    if strategy == "mitogen":
-        import ansible_mitogen  # noqa: PLC0415
-
-        e["ANSIBLE_STRATEGY_PLUGINS"] = str(
-            Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
-        )
-        e["ANSIBLE_STRATEGY"] = "mitogen_linear"
-        e["ANSIBLE_DEPRECATION_WARNINGS"] = "False"
+    e = ansible_env(strategy)
     e["RADSHIELD_STRATEGY"] = strategy
     return e
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from radshield import lab as labmod
+from radshield.ansible_env import ansible_env as radshield_ansible_env
 from tests.conftest import require_podman
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,22 +27,10 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def ansible_env(strategy: str | None = None) -> dict[str, str]:
-    """Environment for Ansible: mitogen strategy unless RADSHIELD_STRATEGY=plain (or strategy)."""
-    env = dict(os.environ)
-    env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
-    env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
+    """radshield's Ansible environment (mitogen unless RADSHIELD_STRATEGY=plain), without colour."""
+    env = radshield_ansible_env(strategy)
     env["ANSIBLE_FORCE_COLOR"] = "0"
     env["ANSIBLE_NOCOLOR"] = "1"
-    for key in ("ANSIBLE_STRATEGY", "ANSIBLE_STRATEGY_PLUGINS"):  # make exports them for mitogen
-        env.pop(key, None)
-    if (strategy or os.environ.get("RADSHIELD_STRATEGY", "mitogen")) == "mitogen":
-        import ansible_mitogen  # noqa: PLC0415
-
-        env["ANSIBLE_STRATEGY_PLUGINS"] = str(
-            Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
-        )
-        env["ANSIBLE_STRATEGY"] = "mitogen_linear"
-        env["ANSIBLE_DEPRECATION_WARNINGS"] = "0"
     return env
 
 
