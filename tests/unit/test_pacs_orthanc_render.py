@@ -187,6 +187,31 @@ def test_pki_is_idempotent(rendered):
     assert before == after, "a second run re-issued keys or certificates"
     assert (out / "pki" / "MOD01.crt").exists() and not (out / "pki" / "WS01.crt").exists()
     assert oct((out / "pki" / "ca.key").stat().st_mode & 0o777) == "0o600"
+    # The digest kept after the first run matched: community.crypto was not even called.
+    section = proc.stdout.split("Create the private keys", 1)[1].split("TASK [", 1)[0]
+    assert "skipping: [localhost]" in section and "ok: [" not in section, section
+    assert "changed: [" not in section, section
+    assert (out / "pki" / ".radshield-pki.sha256").stat().st_mode & 0o777 == 0o600
+
+
+def test_pki_guard_does_not_hide_a_missing_or_changed_file(rendered):
+    """The skip is only for files that are exactly as verified: a deleted certificate is
+    issued again, and a changed request (a new modality) gets its certificate."""
+    out, extra, _ = rendered
+    (out / "pki" / "MOD01.crt").unlink()
+    proc = _playbook("-i", "localhost,", str(out / "render.yml"), "-e", f"@{out / 'vars.json'}")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert (out / "pki" / "MOD01.crt").exists(), "a deleted certificate was not issued again"
+    more = dict(extra)
+    more["pacs_orthanc_modalities"] = extra["pacs_orthanc_modalities"] + [
+        {"aet": "CT02", "host": "127.0.0.3", "allow": ["store"], "client_cert": True}
+    ]
+    (out / "vars-more.json").write_text(json.dumps(more))
+    proc = _playbook(
+        "-i", "localhost,", str(out / "render.yml"), "-e", f"@{out / 'vars-more.json'}"
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert (out / "pki" / "CT02.crt").exists(), "a new modality got no certificate"
 
 
 def _check(path: Path) -> subprocess.CompletedProcess:

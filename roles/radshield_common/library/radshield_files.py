@@ -1,0 +1,270 @@
+#!/usr/bin/python
+"""Write, create or remove many files in one module call, all or nothing."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: radshield_files
+short_description: Many files (content, owner, group, mode) in one round trip, validated before any is replaced
+description:
+  - The remote half of the C(radshield_files) action, which renders templates and reads
+    files on the controller and passes their bytes here. Use the action, not this module.
+  - One call for a list of files instead of one M(ansible.builtin.template) task (two module
+    calls) per file: a hardening run is dominated by the cost per task, not by the work.
+  - All or nothing. Every new content is first written to a temporary file beside its
+    destination and checked with its C(validate) command; only when every check passed are
+    the files moved into place. A bad entry (unknown owner, missing directory, a failed
+    check) fails the task before any file changed.
+  - A file that exists as a symbolic link is replaced by a regular file (as
+    M(ansible.builtin.copy) does with C(follow=false)); a directory is never removed.
+  - Supports check mode and diff mode.
+options:
+  files:
+    description:
+      - List of dicts. C(dest) (absolute path); C(state) (C(file), C(directory) or C(absent));
+        for files C(content_b64) (the bytes, base64); C(owner), C(group), C(mode) (octal
+        string); C(validate) (a command with C(%s), run on the new content).
+    type: list
+    elements: dict
+    required: true
+author: radshield
+"""
+
+RETURN = r"""
+changed_paths:
+  description: Destinations that were (or in check mode would be) created, changed or removed.
+  type: list
+  returned: always
+"""
+
+import base64
+import grp
+import os
+import pwd
+import shlex
+import stat
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+MAX_DIFF = 64 * 1024
+
+
+def _text(data: bytes | None) -> str | None:
+    if data is None:
+        return ""
+    if len(data) > MAX_DIFF or b"\0" in data:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _attrs(uid: int, gid: int, mode: int) -> str:
+    try:
+        owner = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        owner = str(uid)
+    try:
+        group = grp.getgrgid(gid).gr_name
+    except KeyError:
+        group = str(gid)
+    return f"{owner}:{group} {mode:04o}"
+
+
+class Plan:
+    """What one entry needs: checked and prepared in phase 1, applied in phase 2."""
+
+    def __init__(self, module: AnsibleModule, index: int, entry: dict):
+        self.module, self.index, self.entry = module, index, entry
+        self.dest = entry.get("dest") or ""
+        self.state = entry.get("state") or "file"
+        self.tmp: str | None = None
+        self.write = self.attrs = self.remove = self.mkdir = False
+        self.diff: dict = {}
+
+    def fail(self, msg: str) -> None:
+        raise ValueError(f"files[{self.index}] {self.dest or '?'}: {msg}")
+
+    def check(self) -> None:
+        if not os.path.isabs(self.dest):
+            self.fail("dest must be an absolute path")
+        if self.state not in ("file", "directory", "absent"):
+            self.fail(f"state must be file, directory or absent, not {self.state!r}")
+        try:
+            st = os.lstat(self.dest)
+        except FileNotFoundError:
+            st = None
+        if self.state == "absent":
+            if st is not None:
+                if stat.S_ISDIR(st.st_mode):
+                    self.fail("is a directory; radshield_files never removes directories")
+                self.remove = True
+                self.diff = {
+                    "before_header": self.dest,
+                    "after_header": self.dest,
+                    "before": f"{self.dest} exists\n",
+                    "after": f"{self.dest} absent\n",
+                }
+            return
+        try:
+            self.uid = pwd.getpwnam(self.entry.get("owner") or "root").pw_uid
+            self.gid = grp.getgrnam(self.entry.get("group") or "root").gr_gid
+            self.mode = int(
+                str(self.entry.get("mode") or ("0755" if self.state == "directory" else "0644")), 8
+            )
+        except KeyError as exc:
+            self.fail(f"unknown owner or group: {exc}")
+        except ValueError:
+            self.fail(f"mode must be an octal string, not {self.entry.get('mode')!r}")
+        parent = os.path.dirname(self.dest)
+        if not os.path.isdir(parent):
+            self.fail(f"the directory {parent} does not exist")
+        want = _attrs(self.uid, self.gid, self.mode)
+        if self.state == "directory":
+            if st is None:
+                self.mkdir = True
+                self.diff = {
+                    "before_header": self.dest,
+                    "after_header": self.dest,
+                    "before": "absent\n",
+                    "after": f"directory {want}\n",
+                }
+            elif not stat.S_ISDIR(st.st_mode):
+                self.fail("exists and is not a directory")
+            elif (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != (
+                self.uid,
+                self.gid,
+                self.mode,
+            ):
+                self.attrs = True
+                have = _attrs(st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
+                self.diff = {
+                    "before_header": self.dest,
+                    "after_header": self.dest,
+                    "before": f"directory {have}\n",
+                    "after": f"directory {want}\n",
+                }
+            return
+        try:
+            self.content = base64.b64decode(self.entry.get("content_b64") or "", validate=True)
+        except ValueError:
+            self.fail("content_b64 is not base64")
+        old = None
+        if st is not None and stat.S_ISREG(st.st_mode):
+            with open(self.dest, "rb") as fh:
+                old = fh.read()
+        elif st is not None and not stat.S_ISLNK(st.st_mode):
+            self.fail("exists and is neither a regular file nor a symbolic link")
+        if old != self.content:
+            self.write = True
+            before, after = _text(old), _text(self.content)
+            if before is None or after is None:
+                before = f"({len(old or b'')} bytes)\n" if old is not None else ""
+                after = f"({len(self.content)} bytes)\n"
+            self.diff = {
+                "before_header": self.dest if old is not None else "(absent)",
+                "after_header": self.dest,
+                "before": before,
+                "after": after,
+            }
+        elif (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != (self.uid, self.gid, self.mode):
+            self.attrs = True
+            have = _attrs(st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
+            self.diff = {
+                "before_header": self.dest,
+                "after_header": self.dest,
+                "before": f"{have}\n",
+                "after": f"{want}\n",
+            }
+
+    @property
+    def changed(self) -> bool:
+        return self.write or self.attrs or self.remove or self.mkdir
+
+    def prepare(self) -> None:
+        """Write the new content beside dest (never over it) and run its check."""
+        if not self.write:
+            return
+        fd, self.tmp = tempfile.mkstemp(
+            dir=os.path.dirname(self.dest), prefix=f".{os.path.basename(self.dest)}.radshield-"
+        )
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(self.content)
+            fh.flush()
+            os.fsync(fh.fileno())
+            os.fchown(fh.fileno(), self.uid, self.gid)
+            os.fchmod(fh.fileno(), self.mode)
+        validate = self.entry.get("validate")
+        if validate:
+            if "%s" not in validate:
+                self.fail(f"validate must contain %s: {validate!r}")
+            argv = [
+                self.tmp if a == "%s" else a.replace("%s", self.tmp) for a in shlex.split(validate)
+            ]
+            rc, out, err = self.module.run_command(argv)
+            if rc != 0:
+                self.fail(
+                    f"the new content failed its check ({validate}, rc {rc}): {(err or out).strip()}"
+                )
+
+    def apply(self) -> None:
+        if self.remove:
+            os.unlink(self.dest)
+        elif self.mkdir:
+            os.mkdir(self.dest, self.mode)
+            os.chown(self.dest, self.uid, self.gid)
+            os.chmod(self.dest, self.mode)
+        elif self.write:
+            os.replace(self.tmp, self.dest)
+            self.tmp = None
+        elif self.attrs:
+            os.chown(self.dest, self.uid, self.gid)
+            os.chmod(self.dest, self.mode)
+
+    def cleanup(self) -> None:
+        if self.tmp and os.path.exists(self.tmp):
+            os.unlink(self.tmp)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={"files": {"type": "list", "elements": "dict", "required": True}},
+        supports_check_mode=True,
+    )
+    plans = [Plan(module, i, e) for i, e in enumerate(module.params["files"])]
+    dests = [p.dest for p in plans]
+    dupes = sorted({d for d in dests if dests.count(d) > 1})
+    if dupes:
+        module.fail_json(msg=f"the same destination is listed twice: {', '.join(dupes)}")
+    todo: list[Plan] = []
+    applied: list[str] = []
+    try:
+        for p in plans:
+            p.check()
+        todo = [p for p in plans if p.changed]
+        if not module.check_mode:
+            for p in todo:
+                p.prepare()
+            for p in todo:
+                p.apply()
+                applied.append(p.dest)
+    except (ValueError, OSError) as exc:
+        for p in plans:
+            p.cleanup()
+        if applied:
+            module.fail_json(
+                msg=f"{exc} (already applied: {', '.join(applied)})",
+                changed=True,
+                changed_paths=applied,
+            )
+        module.fail_json(msg=f"nothing was changed: {exc}")
+    result = {"changed": bool(todo), "changed_paths": [p.dest for p in todo]}
+    if module._diff:
+        result["diff"] = [p.diff for p in todo]
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
