@@ -47,6 +47,7 @@ PLAY = """
           - {dest: "{{ d }}/content.txt", content: "{{ text }}", mode: "0600", tags: [x.content]}
           - {dest: "{{ d }}/blob.bin", copy_src: "{{ d }}/blob.src"}
           - {dest: "{{ d }}/sub", state: directory, mode: "0700"}
+          - {dest: "{{ d }}/sub/inside.txt", content: "in a new directory"}
           - {dest: "{{ d }}/gone.txt", state: absent}
           - {dest: "{{ d }}/never.txt", content: "x", enabled: false}
           - {dest: "{{ d }}/checked.json", content: "{{ json_text }}", validate: "{{ checker }} %s"}
@@ -114,7 +115,8 @@ def test_writes_once_then_changes_nothing(scratch):
     assert not (scratch / "gone.txt").exists() and not (scratch / "never.txt").exists()
     assert _mode(scratch / "rendered.conf") == 0o640  # the task's default mode
     assert _mode(scratch / "content.txt") == 0o600  # the entry's own mode
-    assert res["changed"] is True and len(res["changed_paths"]) == 6
+    assert (scratch / "sub" / "inside.txt").read_text() == "in a new directory"
+    assert res["changed"] is True and len(res["changed_paths"]) == 7
     proc, res = _run(scratch)
     assert proc.returncode == 0
     assert res["changed"] is False and res["changed_paths"] == []
@@ -135,6 +137,7 @@ def test_check_mode_changes_nothing_and_shows_the_diff(scratch):
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert res["changed"] is True and str(scratch / "rendered.conf") in res["changed_paths"]
     assert not (scratch / "rendered.conf").exists() and (scratch / "gone.txt").exists()
+    assert not (scratch / "sub").exists()
     assert "+extra = yes" in proc.stdout  # the diff of the rendered template
     assert "(1024 bytes)" in proc.stdout  # binary content: sizes, not bytes
 
@@ -148,6 +151,13 @@ def test_a_failed_check_changes_no_file(scratch):
     after = {p.name: p.read_bytes() for p in scratch.iterdir() if p.is_file()}
     after.pop("vars.json"), before.pop("vars.json")
     assert after == before, "an entry was applied although another one failed its check"
+
+
+def test_a_failed_check_leaves_no_new_directory(scratch):
+    proc, _ = _run(scratch, json_text="{not json")
+    assert proc.returncode != 0 and "nothing was changed" in proc.stdout
+    assert not (scratch / "sub").exists() and (scratch / "gone.txt").exists()
+    assert not (scratch / "rendered.conf").exists()
 
 
 def test_tags_select_entries(scratch):
@@ -206,3 +216,20 @@ def test_file_modes_module_never_loosens(tmp_path):
     proc = run_playbook("-i", "localhost,", str(play), "-e", PY)
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert _mode(strict) == 0o600 and _mode(loose) == 0o644
+
+
+def test_check_mode_reports_what_a_simulated_install_would_provide(tmp_path):
+    """--check on a fresh host: the package that makes /etc/foo and user foo was only
+    simulated, so a missing directory or owner is a change to report, not an error."""
+    play = tmp_path / "fresh.yml"
+    play.write_text(
+        "- hosts: localhost\n  connection: local\n  gather_facts: false\n"
+        "  roles: [radshield_common]\n  tasks:\n    - radshield_files:\n        files:\n"
+        "          - {dest: /nonexistent-rs/x.conf, content: x}\n"
+        f"          - {{dest: {tmp_path / 'y'}, content: y, owner: no-such-user-rs}}\n"
+    )
+    proc = run_playbook("-i", "localhost,", str(play), "-e", PY, "--check", "--diff")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "changed: [localhost]" in proc.stdout
+    assert "the directory /nonexistent-rs does not exist yet" in proc.stdout
+    assert not (tmp_path / "y").exists()

@@ -38,6 +38,7 @@ changed_paths:
 """
 
 import base64
+import contextlib
 import grp
 import os
 import pwd
@@ -87,7 +88,7 @@ class Plan:
     def fail(self, msg: str) -> None:
         raise ValueError(f"files[{self.index}] {self.dest or '?'}: {msg}")
 
-    def check(self) -> None:
+    def check(self, planned_dirs: set[str]) -> None:
         if not os.path.isabs(self.dest):
             self.fail("dest must be an absolute path")
         if self.state not in ("file", "directory", "absent"):
@@ -109,18 +110,34 @@ class Plan:
                 }
             return
         try:
-            self.uid = pwd.getpwnam(self.entry.get("owner") or "root").pw_uid
-            self.gid = grp.getgrnam(self.entry.get("group") or "root").gr_gid
             self.mode = int(
                 str(self.entry.get("mode") or ("0755" if self.state == "directory" else "0644")), 8
             )
-        except KeyError as exc:
-            self.fail(f"unknown owner or group: {exc}")
         except ValueError:
             self.fail(f"mode must be an octal string, not {self.entry.get('mode')!r}")
+        # In check mode a package install before this task was only simulated: its
+        # directories and users may not exist yet. Report the change instead of failing.
+        missing = None
+        try:
+            self.uid = pwd.getpwnam(self.entry.get("owner") or "root").pw_uid
+            self.gid = grp.getgrnam(self.entry.get("group") or "root").gr_gid
+        except KeyError as exc:
+            missing = f"unknown owner or group: {exc}"
         parent = os.path.dirname(self.dest)
-        if not os.path.isdir(parent):
-            self.fail(f"the directory {parent} does not exist")
+        if not os.path.isdir(parent) and parent not in planned_dirs:
+            missing = f"the directory {parent} does not exist"
+        if missing:
+            if not self.module.check_mode:
+                self.fail(missing)
+            self.write = True
+            owner = f"{self.entry.get('owner') or 'root'}:{self.entry.get('group') or 'root'}"
+            self.diff = {
+                "before_header": self.dest,
+                "after_header": self.dest,
+                "before": f"({missing} yet)\n",
+                "after": f"{self.state} {owner} {self.mode:04o}\n",
+            }
+            return
         want = _attrs(self.uid, self.gid, self.mode)
         if self.state == "directory":
             if st is None:
@@ -240,25 +257,38 @@ def main() -> None:
         module.fail_json(msg=f"the same destination is listed twice: {', '.join(dupes)}")
     todo: list[Plan] = []
     applied: list[str] = []
+    made: list[str] = []
     try:
+        planned_dirs: set[str] = set()
         for p in plans:
-            p.check()
+            p.check(planned_dirs)
+            if p.mkdir:
+                planned_dirs.add(p.dest)
         todo = [p for p in plans if p.changed]
         if not module.check_mode:
+            # New directories first (files may go into them), removed again on failure.
+            for p in todo:
+                if p.mkdir:
+                    p.apply()
+                    made.append(p.dest)
             for p in todo:
                 p.prepare()
             for p in todo:
-                p.apply()
-                applied.append(p.dest)
+                if not p.mkdir:
+                    p.apply()
+                    applied.append(p.dest)
     except (ValueError, OSError) as exc:
         for p in plans:
             p.cleanup()
         if applied:
             module.fail_json(
-                msg=f"{exc} (already applied: {', '.join(applied)})",
+                msg=f"{exc} (already applied: {', '.join(made + applied)})",
                 changed=True,
-                changed_paths=applied,
+                changed_paths=made + applied,
             )
+        for d in reversed(made):
+            with contextlib.suppress(OSError):
+                os.rmdir(d)
         module.fail_json(msg=f"nothing was changed: {exc}")
     result = {"changed": bool(todo), "changed_paths": [p.dest for p in todo]}
     if module._diff:
