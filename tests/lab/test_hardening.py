@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 
 import pytest
@@ -126,6 +127,30 @@ def test_lockout_guard_stops_the_ssh_role_before_any_change(hardened_lab):
     assert hardened_lab.ansible(TARGET, "-m", "ansible.builtin.ping").returncode == 0
 
 
+def test_access_control_guard_refuses_to_drop_the_connecting_admin(hardened_lab):
+    """An inventory whose admin list no longer names the account Ansible connects as would
+    cut that admin off: access_control fails before any change, with a message saying so."""
+    key = (hardened_lab.root / ".lab" / "admin_ed25519.pub").read_text().strip()
+    admins = json.dumps({"access_control_admins": [{"name": "otheradmin", "ssh_keys": [key]}]})
+    proc = hardened_lab.playbook("playbooks/harden.yml", "-l", TARGET, "-e", admins)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "lockout guard: the connecting admin rsadmin" in out, tail(out)
+    assert hardened_lab.exec(TARGET, "id", "otheradmin", check=False).returncode != 0
+    assert hardened_lab.ansible(TARGET, "-m", "ansible.builtin.ping").returncode == 0
+
+
+def test_a_loosened_host_key_is_put_right_on_the_next_run(hardened_lab):
+    """The ssh role skips community.crypto when its probe finds the host keys right: a key
+    made world-readable must still be found and fixed."""
+    key = "/etc/ssh/ssh_host_ed25519_key"
+    hardened_lab.exec(TARGET, "chmod", "0644", key)
+    proc = hardened_lab.playbook("playbooks/harden.yml", "-l", TARGET, "--tags", "ssh")
+    assert proc.returncode == 0, tail(proc.stdout + proc.stderr)
+    assert "changed=1" in proc.stdout or "changed=2" in proc.stdout, tail(proc.stdout)
+    assert hardened_lab.exec(TARGET, "stat", "-c", "%a", key).stdout.strip() == "600"
+
+
 def test_bad_input_fails_before_any_change_naming_the_variable(hardened_lab):
     proc = hardened_lab.playbook("playbooks/harden.yml", "-l", TARGET, "--check",
                                  "-e", '{"access_control_admins": [{"name": "Bad Name!", "ssh_keys": []}]}')  # fmt: skip
@@ -140,7 +165,6 @@ def test_bad_input_fails_before_any_change_naming_the_variable(hardened_lab):
 
 def test_fresh_hosts_fail_most_controls_before_hardening(site_runs, lab):
     """`radshield assess` on the fresh hosts (taken by the fixture before the site run)."""
-    import json  # noqa: PLC0415
 
     before = lab.root / ".lab" / "before.json"
     if not before.exists():
