@@ -4,8 +4,10 @@ change then none, check and diff mode, all or nothing when a check fails, tags."
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import secrets
 import stat
 import sys
 from pathlib import Path
@@ -51,6 +53,7 @@ PLAY = """
           - {dest: "{{ d }}/gone.txt", state: absent}
           - {dest: "{{ d }}/never.txt", content: "x", enabled: false}
           - {dest: "{{ d }}/checked.json", content: "{{ json_text }}", validate: "{{ checker }} %s"}
+          - {dest: "{{ d }}/secret.txt", content: "{{ secret }}", mode: "0600", diff: false}
       register: batch
       tags: [batch, x.rendered, x.content]
     - name: Result
@@ -64,6 +67,7 @@ PLAY = """
 
 
 PY = f"ansible_python_interpreter={sys.executable}"
+SECRET = f"secret-{secrets.token_hex(12)}\n"  # a fresh value each run
 
 
 @pytest.fixture
@@ -88,6 +92,7 @@ def _vars(d: Path, **extra) -> str:
         "json_text": '{"ok": true}\n',
         "checker": str(d / "checker"),
         "ansible_python_interpreter": sys.executable,
+        "secret": SECRET,
     }
     v.update(extra)
     path = d / "vars.json"
@@ -116,7 +121,7 @@ def test_writes_once_then_changes_nothing(scratch):
     assert _mode(scratch / "rendered.conf") == 0o640  # the task's default mode
     assert _mode(scratch / "content.txt") == 0o600  # the entry's own mode
     assert (scratch / "sub" / "inside.txt").read_text() == "in a new directory"
-    assert res["changed"] is True and len(res["changed_paths"]) == 7
+    assert res["changed"] is True and len(res["changed_paths"]) == 8
     proc, res = _run(scratch)
     assert proc.returncode == 0
     assert res["changed"] is False and res["changed_paths"] == []
@@ -140,6 +145,14 @@ def test_check_mode_changes_nothing_and_shows_the_diff(scratch):
     assert not (scratch / "sub").exists()
     assert "+extra = yes" in proc.stdout  # the diff of the rendered template
     assert "(1024 bytes)" in proc.stdout  # binary content: sizes, not bytes
+
+
+def test_secrets_stay_out_of_diffs_and_verbose_output(scratch):
+    proc, _ = _run(scratch, "--check", "--diff", "-vvv")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "secret.txt" in proc.stdout and "(content not shown)" in proc.stdout
+    leaked = [SECRET.strip(), base64.b64encode(SECRET.encode()).decode()]
+    assert not [x for x in leaked if x in proc.stdout + proc.stderr]
 
 
 def test_a_failed_check_changes_no_file(scratch):

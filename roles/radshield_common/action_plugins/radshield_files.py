@@ -15,6 +15,7 @@ Entry keys (each a dict in `files`):
   state     file (default), directory or absent
   owner, group, mode   default: the task's owner/group/mode, else root, root, 0644 (0755 directories)
   validate  a command with %s, run on the new content before it replaces dest
+  diff      false for secrets (keys, passwords): --diff names the file, not its content
   enabled   false drops the entry (as a false `when` would skip its own task)
   tags      control tags of this entry (each must also be a tag of the task): with --tags,
             only the entries it selects are applied (the task's other tags select every
@@ -55,6 +56,7 @@ ENTRY_KEYS = frozenset(
         "group",
         "mode",
         "validate",
+        "diff",
         "enabled",
         "tags",
     )
@@ -137,6 +139,8 @@ class ActionModule(ActionBase):
                 )
             if f.get("validate"):
                 entry["validate"] = f["validate"]
+            if not boolean(f.get("diff", True), strict=False):
+                entry["show_diff"] = False
             if state == "file":
                 entry["content_b64"] = base64.b64encode(self._content(f, task_vars, where)).decode(
                     "ascii"

@@ -23,7 +23,8 @@ options:
     description:
       - List of dicts. C(dest) (absolute path); C(state) (C(file), C(directory) or C(absent));
         for files C(content_b64) (the bytes, base64); C(owner), C(group), C(mode) (octal
-        string); C(validate) (a command with C(%s), run on the new content).
+        string); C(validate) (a command with C(%s), run on the new content); C(show_diff)
+        (false for secrets: the diff names the file, not its content).
     type: list
     elements: dict
     required: true
@@ -240,6 +241,11 @@ class Plan:
             os.chown(self.dest, self.uid, self.gid)
             os.chmod(self.dest, self.mode)
 
+    def shown_diff(self) -> dict:
+        if self.entry.get("show_diff", True) or not self.write:
+            return self.diff
+        return {**self.diff, "before": "(content not shown)\n", "after": "(content not shown)\n"}
+
     def cleanup(self) -> None:
         if self.tmp and os.path.exists(self.tmp):
             os.unlink(self.tmp)
@@ -247,7 +253,24 @@ class Plan:
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec={"files": {"type": "list", "elements": "dict", "required": True}},
+        argument_spec={
+            "files": {
+                "type": "list",
+                "elements": "dict",
+                "required": True,
+                "options": {
+                    "dest": {"type": "str", "required": True},
+                    "state": {"type": "str", "default": "file"},
+                    # The bytes may be keys or passwords: never echoed in results or logs.
+                    "content_b64": {"type": "str", "no_log": True},
+                    "owner": {"type": "str"},
+                    "group": {"type": "str"},
+                    "mode": {"type": "str"},
+                    "validate": {"type": "str"},
+                    "show_diff": {"type": "bool", "default": True},
+                },
+            }
+        },
         supports_check_mode=True,
     )
     plans = [Plan(module, i, e) for i, e in enumerate(module.params["files"])]
@@ -292,7 +315,7 @@ def main() -> None:
         module.fail_json(msg=f"nothing was changed: {exc}")
     result = {"changed": bool(todo), "changed_paths": [p.dest for p in todo]}
     if module._diff:
-        result["diff"] = [p.diff for p in todo]
+        result["diff"] = [p.shown_diff() for p in todo]
     module.exit_json(**result)
 
 
