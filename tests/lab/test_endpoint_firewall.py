@@ -217,3 +217,18 @@ def test_fail2ban_bans_repeated_ssh_failures(hardened_lab):
         lab.exec("pacs-01", "fail2ban-client", "set", "sshd", "unbanip", MOD_MGMT, check=False)
     out = _connect(lab, "mod-01", PACS_MGMT, 22, read=True)
     assert out.startswith("open SSH-2.0-"), f"mod-01 was not unbanned: {out}"
+
+
+def test_a_stopped_protection_service_is_started_on_the_next_run(hardened_lab):
+    """The role skips its service tasks when one probe finds every unit as it should be: a
+    fail2ban stopped by hand (or by an intruder) must still be noticed and started."""
+    lab = hardened_lab
+    lab.exec("mod-01", "systemctl", "stop", "fail2ban")
+    assert (
+        lab.exec("mod-01", "systemctl", "is-active", "fail2ban", check=False).stdout.strip()
+        != "active"
+    )
+    proc = lab.playbook("playbooks/protect.yml", "-l", "mod-01")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "changed=1" in proc.stdout, proc.stdout[-3000:]
+    assert lab.exec("mod-01", "systemctl", "is-active", "fail2ban").stdout.strip() == "active"
