@@ -50,6 +50,7 @@ PLAY = """
           - {dest: "{{ d }}/blob.bin", copy_src: "{{ d }}/blob.src"}
           - {dest: "{{ d }}/sub", state: directory, mode: "0700"}
           - {dest: "{{ d }}/sub/inside.txt", content: "in a new directory"}
+          - {dest: "{{ d }}/deep/er/dir", state: directory, mode: "0700"}
           - {dest: "{{ d }}/gone.txt", state: absent}
           - {dest: "{{ d }}/never.txt", content: "x", enabled: false}
           - {dest: "{{ d }}/checked.json", content: "{{ json_text }}", validate: "{{ checker }} %s"}
@@ -121,7 +122,8 @@ def test_writes_once_then_changes_nothing(scratch):
     assert _mode(scratch / "rendered.conf") == 0o640  # the task's default mode
     assert _mode(scratch / "content.txt") == 0o600  # the entry's own mode
     assert (scratch / "sub" / "inside.txt").read_text() == "in a new directory"
-    assert res["changed"] is True and len(res["changed_paths"]) == 8
+    assert (scratch / "deep" / "er" / "dir").is_dir() and _mode(scratch / "deep" / "er") == 0o755
+    assert res["changed"] is True and len(res["changed_paths"]) == 9
     proc, res = _run(scratch)
     assert proc.returncode == 0
     assert res["changed"] is False and res["changed_paths"] == []
@@ -170,6 +172,7 @@ def test_a_failed_check_leaves_no_new_directory(scratch):
     proc, _ = _run(scratch, json_text="{not json")
     assert proc.returncode != 0 and "nothing was changed" in proc.stdout
     assert not (scratch / "sub").exists() and (scratch / "gone.txt").exists()
+    assert not (scratch / "deep").exists(), "parents made for a directory were left behind"
     assert not (scratch / "rendered.conf").exists()
 
 

@@ -84,6 +84,7 @@ class Plan:
         self.state = entry.get("state") or "file"
         self.tmp: str | None = None
         self.write = self.attrs = self.remove = self.mkdir = False
+        self.parents: list[str] = []
         self.diff: dict = {}
 
     def fail(self, msg: str) -> None:
@@ -125,7 +126,14 @@ class Plan:
         except KeyError as exc:
             missing = f"unknown owner or group: {exc}"
         parent = os.path.dirname(self.dest)
-        if not os.path.isdir(parent) and parent not in planned_dirs:
+        if self.state == "directory":
+            # Like `install -d`: missing parents are made too (root, 0755).
+            while not os.path.isdir(parent) and parent not in planned_dirs:
+                if os.path.lexists(parent):
+                    self.fail(f"{parent} exists and is not a directory")
+                self.parents.insert(0, parent)
+                parent = os.path.dirname(parent)
+        elif not os.path.isdir(parent) and parent not in planned_dirs:
             missing = f"the directory {parent} does not exist"
         if missing:
             if not self.module.check_mode:
@@ -231,7 +239,7 @@ class Plan:
         if self.remove:
             os.unlink(self.dest)
         elif self.mkdir:
-            os.mkdir(self.dest, self.mode)
+            os.mkdir(self.dest, self.mode)  # parents: made by main() first
             os.chown(self.dest, self.uid, self.gid)
             os.chmod(self.dest, self.mode)
         elif self.write:
@@ -286,12 +294,18 @@ def main() -> None:
         for p in plans:
             p.check(planned_dirs)
             if p.mkdir:
-                planned_dirs.add(p.dest)
+                planned_dirs.update(p.parents + [p.dest])
         todo = [p for p in plans if p.changed]
         if not module.check_mode:
             # New directories first (files may go into them), removed again on failure.
             for p in todo:
                 if p.mkdir:
+                    for d in p.parents:
+                        if not os.path.isdir(d):
+                            os.mkdir(d, 0o755)
+                            os.chown(d, 0, 0)
+                            os.chmod(d, 0o755)  # noqa: S103 (a parent directory, as install -d makes it)
+                            made.append(d)
                     p.apply()
                     made.append(p.dest)
             for p in todo:
