@@ -140,6 +140,21 @@ def test_access_control_guard_refuses_to_drop_the_connecting_admin(hardened_lab)
     assert hardened_lab.ansible(TARGET, "-m", "ansible.builtin.ping").returncode == 0
 
 
+def test_an_added_key_or_group_change_is_undone_on_the_next_run(hardened_lab):
+    """access_control skips its account tasks when its probe finds every account as declared:
+    a key slipped into authorized_keys, or a clinician taken out of its group, must still be
+    found and put back (exactly the declared keys)."""
+    rogue = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIntruderKeyIntruderKeyIntruderKeyIntrud intruder"
+    keys = "/home/rsadmin/.ssh/authorized_keys"
+    hardened_lab.exec(TARGET, "sh", "-c", f"echo '{rogue}' >> {keys}")
+    hardened_lab.exec(TARGET, "gpasswd", "-d", "drjones", "clinicians")
+    proc = hardened_lab.playbook("playbooks/harden.yml", "-l", TARGET, "--tags", "access_control")
+    assert proc.returncode == 0, tail(proc.stdout + proc.stderr)
+    assert "intruder" not in hardened_lab.exec(TARGET, "cat", keys).stdout
+    assert "clinicians" in hardened_lab.exec(TARGET, "id", "-nG", "drjones").stdout
+    assert hardened_lab.ansible(TARGET, "-m", "ansible.builtin.ping").returncode == 0
+
+
 def test_a_loosened_host_key_is_put_right_on_the_next_run(hardened_lab):
     """The ssh role skips community.crypto when its probe finds the host keys right: a key
     made world-readable must still be found and fixed."""
