@@ -6,7 +6,7 @@ Steps (each timed once, in this order, on the 4 managed lab hosts):
   lab-up warm       nothing to do
   floor             ansible managed -m setup (mitogen), and the same over plain OpenSSH
   site cold         playbooks/site.yml on fresh hosts (mitogen)
-  site warm         the same again: nothing changes (changed=0 is asserted)
+  site warm         the same again, three times (median): nothing changes (changed=0 is asserted)
   site warm plain   the same over plain OpenSSH (no mitogen)
   assess            radshield assess over the lab
   probe             radshield probe
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -69,8 +70,15 @@ def main() -> int:
     results["floor plain"], _ = timed("floor plain", setup, "plain")
     site = [str(BIN / "ansible-playbook"), "-i", INV, "playbooks/site.yml"]
     results["site cold"], _ = timed("site cold", site)
-    results["site warm"], out = timed("site warm", site)
-    warm_changed = changed_total(out)
+    # The re-run is measured three times (the median is reported): a shared 2-core machine
+    # varies by a few seconds from one run to the next.
+    warm_runs, warm_changed = [], 0
+    for i in range(3):
+        dt, out = timed(f"site warm #{i + 1}", site)
+        warm_runs.append(dt)
+        warm_changed += changed_total(out)
+    results["site warm"] = statistics.median(warm_runs)
+    print(f"  {'site warm (median)':<18} {results['site warm']:7.1f} s", flush=True)
     results["site warm plain"], out = timed("site warm plain", site, "plain")
     warm_changed += changed_total(out)
     assess = [
@@ -110,7 +118,13 @@ def main() -> int:
     print("\nDICOM C-STORE throughput (radshield.bench_dicom):\n" + tail)
     out_dir = ROOT / "reports"
     out_dir.mkdir(exist_ok=True)
-    doc = {"seconds": results, "floor": floor, "warm_changed": warm_changed, "dicom": tail}
+    doc = {
+        "seconds": results,
+        "site_warm_runs": warm_runs,
+        "floor": floor,
+        "warm_changed": warm_changed,
+        "dicom": tail,
+    }
     (out_dir / "bench.json").write_text(json.dumps(doc, indent=1) + "\n")
     return 0 if warm_changed == 0 else 1
 

@@ -183,7 +183,7 @@ def test_tags_select_entries(scratch):
     assert not (scratch / "rendered.conf").exists()
     (scratch / "content.txt").write_text("changed by hand\n")
     # Ansible skips a task when any of its tags is skipped: the whole batch stays as it is
-    # (switch one control off with its role variable instead; the role READMEs say so).
+    # (switch one control off with its role variable instead; README.md, "Speed", says so).
     proc, _ = _run(scratch, "--skip-tags", "x.content")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert (scratch / "content.txt").read_text() == "changed by hand\n"
