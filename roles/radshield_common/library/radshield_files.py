@@ -87,6 +87,15 @@ class Plan:
         self.parents: list[str] = []
         self.diff: dict = {}
 
+    def note(self, before: str, after: str, before_header: str | None = None) -> None:
+        """The diff of this entry (what --diff shows)."""
+        self.diff = {
+            "before_header": before_header or self.dest,
+            "after_header": self.dest,
+            "before": before,
+            "after": after,
+        }
+
     def fail(self, msg: str) -> None:
         raise ValueError(f"files[{self.index}] {self.dest or '?'}: {msg}")
 
@@ -104,12 +113,7 @@ class Plan:
                 if stat.S_ISDIR(st.st_mode):
                     self.fail("is a directory; radshield_files never removes directories")
                 self.remove = True
-                self.diff = {
-                    "before_header": self.dest,
-                    "after_header": self.dest,
-                    "before": f"{self.dest} exists\n",
-                    "after": f"{self.dest} absent\n",
-                }
+                self.note(f"{self.dest} exists\n", f"{self.dest} absent\n")
             return
         try:
             self.mode = int(
@@ -140,23 +144,13 @@ class Plan:
                 self.fail(missing)
             self.write = True
             owner = f"{self.entry.get('owner') or 'root'}:{self.entry.get('group') or 'root'}"
-            self.diff = {
-                "before_header": self.dest,
-                "after_header": self.dest,
-                "before": f"({missing} yet)\n",
-                "after": f"{self.state} {owner} {self.mode:04o}\n",
-            }
+            self.note(f"({missing} yet)\n", f"{self.state} {owner} {self.mode:04o}\n")
             return
         want = _attrs(self.uid, self.gid, self.mode)
         if self.state == "directory":
             if st is None:
                 self.mkdir = True
-                self.diff = {
-                    "before_header": self.dest,
-                    "after_header": self.dest,
-                    "before": "absent\n",
-                    "after": f"directory {want}\n",
-                }
+                self.note("absent\n", f"directory {want}\n")
             elif not stat.S_ISDIR(st.st_mode):
                 self.fail("exists and is not a directory")
             elif (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != (
@@ -166,12 +160,7 @@ class Plan:
             ):
                 self.attrs = True
                 have = _attrs(st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
-                self.diff = {
-                    "before_header": self.dest,
-                    "after_header": self.dest,
-                    "before": f"directory {have}\n",
-                    "after": f"directory {want}\n",
-                }
+                self.note(f"directory {have}\n", f"directory {want}\n")
             return
         try:
             self.content = base64.b64decode(self.entry.get("content_b64") or "", validate=True)
@@ -189,21 +178,11 @@ class Plan:
             if before is None or after is None:
                 before = f"({len(old or b'')} bytes)\n" if old is not None else ""
                 after = f"({len(self.content)} bytes)\n"
-            self.diff = {
-                "before_header": self.dest if old is not None else "(absent)",
-                "after_header": self.dest,
-                "before": before,
-                "after": after,
-            }
+            self.note(before, after, before_header=self.dest if old is not None else "(absent)")
         elif (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != (self.uid, self.gid, self.mode):
             self.attrs = True
             have = _attrs(st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
-            self.diff = {
-                "before_header": self.dest,
-                "after_header": self.dest,
-                "before": f"{have}\n",
-                "after": f"{want}\n",
-            }
+            self.note(f"{have}\n", f"{want}\n")
 
     @property
     def changed(self) -> bool:
