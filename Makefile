@@ -76,7 +76,8 @@ lint: ## ruff, yamllint, ansible-lint (production profile)
 unit: ## fast tests, no podman: lab module, roles rendered, controls, assess/report, Pulumi mocks, policies
 	$(BIN)/pytest -q tests/unit tests/infra
 
-lab-test: ## tests against the live lab: lifecycle, then hardened hosts proved from outside
+lab-test: ## pristine-system setup test, lab lifecycle, then hardened hosts proved from outside
+	$(BIN)/pytest -q tests/pristine
 	$(BIN)/pytest -q tests/lifecycle
 	$(BIN)/pytest -q tests/lab
 

@@ -90,7 +90,7 @@ def preflight() -> None:
         raise LabError(
             "the lab needs " + ", ".join(missing) + " and cannot find it on PATH.\n"
             "  Install everything with:  make setup   (as root on Debian 12)\n"
-            "  or by hand:               apt-get install podman runc debootstrap openssh-client"
+            "  or by hand:               apt-get install podman runc netavark iptables debootstrap openssh-client"
         )
     if os.geteuid() != 0:
         raise LabError("the lab runs rootful podman (segment networks, nftables): run it as root")
