@@ -82,6 +82,11 @@ if [[ $(id -u) -eq 0 ]]; then
   scripts/podman-smoke.sh
 fi
 
+# This checkout is the collection radshield.hardening (galaxy.yml at the top): a link puts it on
+# ansible.cfg's collections_path, so roles and playbooks use FQCNs here as when installed.
+mkdir -p .collections/ansible_collections/radshield
+ln -sfn ../../.. .collections/ansible_collections/radshield/hardening
+
 ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo missing; }
 if [[ $MODE == --system ]]; then
   say "system ready (podman $(ver podman), runc $(ver runc), netavark $(ver netavark)," \

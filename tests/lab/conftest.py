@@ -20,6 +20,7 @@ import pytest
 
 from radshield import lab as labmod
 from radshield.ansible_env import ansible_env as radshield_ansible_env
+from tests.collection import build_and_install
 from tests.conftest import require_podman
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,10 +70,12 @@ class Lab:
     def push_clients(self, host: str) -> str:
         return labmod.push_clients(host)
 
-    def playbook(self, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    def playbook(
+        self, *args: str, timeout: int = 900, env: dict | None = None
+    ) -> subprocess.CompletedProcess:
         return subprocess.run(
             [str(VENV_BIN / "ansible-playbook"), "-i", str(self.inventory), *args],
-            cwd=ROOT, env=ansible_env(), text=True, capture_output=True, timeout=timeout,
+            cwd=ROOT, env=env or ansible_env(), text=True, capture_output=True, timeout=timeout,
         )  # fmt: skip
 
     def ansible(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -116,8 +119,16 @@ def lab():
 
 
 @pytest.fixture(scope="session")
-def site_runs(lab):
-    """The dry run on fresh hosts, then the real run: (check_proc, apply_proc)."""
+def installed_collection(tmp_path_factory) -> Path:
+    """radshield.hardening built from this checkout and installed into a scratch path."""
+    return build_and_install(tmp_path_factory.mktemp("collection"))[1]
+
+
+@pytest.fixture(scope="session")
+def site_runs(lab, installed_collection):
+    """The dry run on fresh hosts, then the real run: (check_proc, apply_proc). Both run
+    `radshield.hardening.site` from the installed collection (not the checkout), as a user
+    who installed the tarball would."""
     fresh = os.environ.get("RADSHIELD_REUSE_LAB") != "1"
     if fresh:  # the "before" assessment of the fresh hosts, as `make lab` takes it
         subprocess.run(
@@ -125,8 +136,13 @@ def site_runs(lab):
              "--critical-exit", "0", "--out", str(ROOT / ".lab" / "before.json")],
             cwd=ROOT, env=ansible_env(), text=True, capture_output=True, timeout=300,
         )  # fmt: skip
-    check = lab.playbook("playbooks/site.yml", "--check", "--diff") if fresh else None
-    apply = lab.playbook("playbooks/site.yml")
+    env = ansible_env()
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=str(installed_collection), ANSIBLE_ROLES_PATH="/nonexistent"
+    )
+    site = "radshield.hardening.site"
+    check = lab.playbook(site, "--check", "--diff", env=env) if fresh else None
+    apply = lab.playbook(site, env=env)
     return check, apply
 
 

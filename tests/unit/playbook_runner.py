@@ -18,6 +18,7 @@ def ansible_env(**extra: str) -> dict:
     env.update(
         ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
         ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
+        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
         ANSIBLE_NOCOLOR="1",
         PATH=f"{BIN}:{env.get('PATH', '')}",
         **extra,

@@ -25,12 +25,12 @@ BIN = Path(sys.executable).parent
 
 
 def _playbook(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return run_playbook(*args, timeout=timeout, ANSIBLE_FILTER_PLUGINS=str(ROLE / "filter_plugins"))
+    return run_playbook(*args, timeout=timeout)
 
 
 def _plugin():
     spec = importlib.util.spec_from_file_location(
-        "radshield_firewall", ROLE / "filter_plugins" / "radshield_firewall.py"
+        "radshield_firewall", ROOT / "plugins" / "filter" / "radshield_firewall.py"
     )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -1,4 +1,4 @@
-"""radshield_files and radshield_file_modes (roles/radshield_common), run by ansible-playbook
+"""radshield_files and radshield_file_modes (plugins/ of the collection radshield.hardening), run by ansible-playbook
 on this machine against a scratch directory: the same bytes as ansible.builtin.template, one
 change then none, check and diff mode, all or nothing when a check fails, tags."""
 
@@ -30,7 +30,6 @@ PLAY = """
   hosts: localhost
   connection: local
   gather_facts: false
-  roles: [radshield_common]
   vars:
     settings: {a: 1, b: two}
     extra: true
@@ -42,7 +41,7 @@ PLAY = """
         mode: "0644"
       tags: [reference]
     - name: The batch
-      radshield_files:
+      radshield.hardening.radshield_files:
         mode: "0640"
         files:
           - {dest: "{{ d }}/rendered.conf", src: "{{ d }}/t.conf.j2", tags: [x.rendered]}
@@ -205,7 +204,7 @@ def test_bad_entries_fail_with_a_message(tmp_path, files, message):
     play = tmp_path / "bad.yml"
     play.write_text(
         "- hosts: localhost\n  connection: local\n  gather_facts: false\n"
-        "  roles: [radshield_common]\n  tasks:\n    - radshield_files:\n        files: "
+        "  tasks:\n    - radshield.hardening.radshield_files:\n        files: "
         + json.dumps(files)
         + "\n"
     )
@@ -224,7 +223,7 @@ def test_file_modes_module_never_loosens(tmp_path):
     play = tmp_path / "modes.yml"
     play.write_text(
         "- hosts: localhost\n  connection: local\n  gather_facts: false\n"
-        "  roles: [radshield_common]\n  tasks:\n    - radshield_file_modes:\n        paths:\n"
+        "  tasks:\n    - radshield.hardening.radshield_file_modes:\n        paths:\n"
         f"          - {{path: {strict}, owner: root, group: root, mode: '0644'}}\n"
         f"          - {{path: {loose}, owner: root, group: root, mode: '0644'}}\n"
         f"          - {{path: {tmp_path / 'missing'}, owner: root, group: root, mode: '0644'}}\n"
@@ -240,7 +239,7 @@ def test_check_mode_reports_what_a_simulated_install_would_provide(tmp_path):
     play = tmp_path / "fresh.yml"
     play.write_text(
         "- hosts: localhost\n  connection: local\n  gather_facts: false\n"
-        "  roles: [radshield_common]\n  tasks:\n    - radshield_files:\n        files:\n"
+        "  tasks:\n    - radshield.hardening.radshield_files:\n        files:\n"
         "          - {dest: /nonexistent-rs/x.conf, content: x}\n"
         f"          - {{dest: {tmp_path / 'y'}, content: y, owner: no-such-user-rs}}\n"
     )

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-# Roles with tasks; radshield_common only carries plugins (tested in test_radshield_files.py).
+# Every role of the collection (its plugins are tested in test_radshield_files.py).
 ROLES = sorted(p for p in (ROOT / "roles").iterdir() if (p / "tasks").is_dir())
 
 

@@ -157,8 +157,8 @@ def admits(rules, segments, address, port, proto="tcp", key="from"):
 class FilterModule:
     def filters(self):
         return {
-            "radshield_fw_segment_errors": segment_errors,
-            "radshield_fw_rule_errors": rule_errors,
-            "radshield_fw_resolve": resolve,
-            "radshield_fw_admits": admits,
+            "fw_segment_errors": segment_errors,
+            "fw_rule_errors": rule_errors,
+            "fw_resolve": resolve,
+            "fw_admits": admits,
         }

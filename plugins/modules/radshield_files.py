@@ -5,23 +5,30 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: radshield_files
-short_description: Many files (content, owner, group, mode) in one round trip, validated before any is replaced
+short_description: >-
+  Many files (content, owner, group, mode) in one round trip, validated before any is replaced
 description:
-  - The remote half of the C(radshield_files) action, which renders templates and reads
+  - >-
+    The remote half of the C(radshield_files) action, which renders templates and reads
     files on the controller and passes their bytes here. Use the action, not this module.
-  - One call for a list of files instead of one M(ansible.builtin.template) task (two module
-    calls) per file: a hardening run is dominated by the cost per task, not by the work.
-  - All or nothing. Every new content is first written to a temporary file beside its
+  - >-
+    One call for a list of files instead of one M(ansible.builtin.template) task (two module
+    calls) per file, because a hardening run is dominated by the cost per task, not by the work.
+  - >-
+    All or nothing. Every new content is first written to a temporary file beside its
     destination and checked with its C(validate) command; only when every check passed are
     the files moved into place. A bad entry (unknown owner, missing directory, a failed
     check) fails the task before any file changed.
-  - A file that exists as a symbolic link is replaced by a regular file (as
+  - >-
+    A file that exists as a symbolic link is replaced by a regular file (as
     M(ansible.builtin.copy) does with C(follow=false)); a directory is never removed.
-  - Supports check mode and diff mode.
+  - >-
+    Supports check mode and diff mode.
 options:
   files:
     description:
-      - List of dicts. C(dest) (absolute path); C(state) (C(file), C(directory) or C(absent));
+      - >-
+        List of dicts. C(dest) (absolute path); C(state) (C(file), C(directory) or C(absent));
         for files C(content_b64) (the bytes, base64); C(owner), C(group), C(mode) (octal
         string); C(validate) (a command with C(%s), run on the new content); C(show_diff)
         (false for secrets: the diff names the file, not its content).

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: radshield_file_modes
-short_description: Enforce owner, group and a maximum mode on a list of existing paths in one call
+short_description: >-
+  Enforce owner, group and a maximum mode on a list of existing paths in one call
 description:
-  - The same result as one M(ansible.builtin.file) task per path with C(state=file) or
+  - >-
+    The same result as one M(ansible.builtin.file) task per path with C(state=file) or
     C(state=directory), in one round trip instead of one per path (a loop of 20 items costs
     20 module calls, which dominates a hardening run). Paths that do not exist are skipped
     and listed in C(missing); nothing is ever created.
-  - C(mode) is a maximum, as CIS states it ("0640 or more restrictive"): permission bits beyond
+  - >-
+    C(mode) is a maximum, as CIS states it ("0640 or more restrictive"): permission bits beyond
     it are removed, stricter modes are kept as they are.
-  - Supports check mode and diff mode.
+  - >-
+    Supports check mode and diff mode.
 options:
   paths:
-    description: List of dicts with keys C(path), C(owner), C(group), C(mode) (octal string).
+    description: >-
+      List of dicts with keys C(path), C(owner), C(group), C(mode) (octal string).
     type: list
     elements: dict
     required: true
@@ -25,7 +30,7 @@ author: radshield
 
 EXAMPLES = r"""
 - name: Identity files
-  radshield_file_modes:
+  radshield.hardening.radshield_file_modes:
     paths:
       - {path: /etc/shadow, owner: root, group: shadow, mode: "0640"}
 """

@@ -26,8 +26,12 @@ Entry keys (each a dict in `files`):
 from __future__ import annotations
 
 import base64
+import datetime
 import os
+import pwd
+import time
 
+from ansible import constants as C
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
@@ -40,10 +44,32 @@ except ImportError:  # pragma: no cover - older ansible-core
         return value
 
 
-try:  # the same template_* and ansible_managed variables as ansible.builtin.template
-    from ansible._internal._templating._template_vars import generate_ansible_template_vars
-except ImportError:  # pragma: no cover
-    generate_ansible_template_vars = None
+def template_vars_for(path: str, fullpath: str, dest: str, with_managed: bool) -> dict:
+    """The template_* and ansible_managed variables ansible.builtin.template adds, built from
+    public API only (ansible.constants, trust_as_template), as ansible-core documents them."""
+    st = os.stat(fullpath)
+    try:
+        uid: int | str = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        uid = st.st_uid
+    out: dict = {
+        "template_host": os.uname()[1],
+        "template_path": path,
+        "template_mtime": datetime.datetime.fromtimestamp(st.st_mtime),
+        "template_uid": uid,
+        "template_run_date": datetime.datetime.now(),
+        "template_destpath": dest,
+        "template_fullpath": fullpath,
+    }
+    if with_managed:
+        managed = C.config.get_config_value("DEFAULT_MANAGED_STR").format(
+            host="{{ template_host }}", uid="{{ template_uid }}", file="{{ template_path }}"
+        )
+        out["ansible_managed"] = trust_as_template(
+            time.strftime(managed, time.localtime(st.st_mtime))
+        )
+    return out
+
 
 ENTRY_KEYS = frozenset(
     (
@@ -78,7 +104,7 @@ class ActionModule(ActionBase):
                 result.update(changed=False, changed_paths=[], skipped_entries=True)
                 return result
             module_result = self._execute_module(
-                module_name="ansible.legacy.radshield_files",
+                module_name="radshield.hardening.radshield_files",
                 module_args={"files": entries},
                 task_vars=task_vars,
             )
@@ -168,22 +194,14 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"{where}: {exc}") from exc
         data = trust_as_template(self._loader.get_text_file_contents(source))
         searchpath = list(task_vars.get("ansible_search_path", [])) + [
-            self._loader._basedir,
+            self._loader.get_basedir(),
             os.path.dirname(source),
         ]
         searchpath = [q for p in searchpath for q in (os.path.join(p, "templates"), p)]
         template_vars = dict(task_vars)
-        if generate_ansible_template_vars is not None:
-            template_vars.update(
-                generate_ansible_template_vars(
-                    path=src,
-                    fullpath=source,
-                    dest_path=dest,
-                    include_ansible_managed="ansible_managed" not in template_vars,
-                )
-            )
-        else:  # pragma: no cover
-            template_vars.setdefault("ansible_managed", "Ansible managed")
+        template_vars.update(
+            template_vars_for(src, source, dest, "ansible_managed" not in template_vars)
+        )
         templar = self._templar.copy_with_new_env(
             searchpath=searchpath, available_variables=template_vars
         )
