@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 INVENTORY ?= inventories/lab/hosts.yml
 LIMIT ?= managed
 PLAYBOOK_ARGS ?=
+# radshield probe options; a real estate: PROBE_ARGS="--transport ssh"
+PROBE_ARGS ?=
 REPORTS ?= reports
 # mitogen (fast) or plain (OpenSSH only). Both are tested; mitogen is the default.
 RADSHIELD_STRATEGY ?= mitogen
@@ -65,7 +67,7 @@ assess: ## decide every control on INVENTORY, read-only; exit 3 when a critical 
 
 probe: ## adversary probes with real clients from untrusted and trusted lab hosts
 	@mkdir -p $(REPORTS)
-	$(BIN)/radshield probe -i $(INVENTORY) --out $(REPORTS)/probes.json
+	$(BIN)/radshield probe -i $(INVENTORY) --out $(REPORTS)/probes.json $(PROBE_ARGS)
 
 lint: ## ruff, yamllint, ansible-lint (production profile)
 	$(BIN)/ruff check .

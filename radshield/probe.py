@@ -82,141 +82,166 @@ def lab_addresses() -> dict[str, dict[str, str]]:
     return {h.name: {n: lab.ip(h, n) for n in h.nets} for h in lab.HOSTS}
 
 
-def probes(managed: list[str] | None = None) -> list[Probe]:
-    """The probe table. ``managed`` are the hosts whose SSH is probed from jump-01."""
-    managed = managed or ["pacs-01", "ws-01", "mod-01", "jump-01"]
+@dataclass
+class Estate:
+    """What the probe table is made from: the inventory's groups, each host's addresses per
+    segment, and its variables (ports and AE titles of the pacs_orthanc role)."""
+
+    groups: dict[str, list[str]]
+    addresses: dict[str, dict[str, str]]
+    hostvars: dict[str, dict] = field(default_factory=dict)
+
+    def hosts(self, group: str) -> list[str]:
+        return sorted(self.groups.get(group, []))
+
+    def var(self, host: str, name: str, default: Any) -> Any:
+        value = self.hostvars.get(host, {}).get(name)
+        return default if value in (None, "") else value
+
+    def shared(self, a: str, b: str, prefer: str = "mgmt") -> str | None:
+        """A segment both hosts have an address on: ``prefer`` first, then one that is not
+        the management segment (where the jump hosts are) unless prefer names it; else None."""
+        common = sorted(set(self.addresses.get(a, {})) & set(self.addresses.get(b, {})))
+        if prefer in common:
+            return prefer
+        mgmt = {seg for j in self.hosts("jump_hosts") for seg in self.addresses.get(j, {})}
+        if prefer not in mgmt and prefer != "mgmt":
+            common = [c for c in common if c not in mgmt] + [c for c in common if c in mgmt]
+        return common[0] if common else None
+
+    def peer_segment(self, pacs: str, peer: str, prefer: str) -> str | None:
+        """The segment on which the PACS declares this peer (its pacs_orthanc_modalities entry's
+        address), else a segment both share (``prefer`` first)."""
+        by_addr = {a: seg for seg, a in self.addresses.get(peer, {}).items()}
+        for m in self.var(pacs, "pacs_orthanc_modalities", []) or []:
+            if isinstance(m, dict) and m.get("host") in by_addr:
+                seg = by_addr[m["host"]]
+                if seg in self.addresses.get(pacs, {}):
+                    return seg
+        return self.shared(pacs, peer, prefer=prefer)
+
+    def modality_aet(self, pacs: str, modality: str) -> str:
+        """The AE title the PACS declares for this modality (matched by address), else the
+        lab's convention (host name without punctuation, upper case: mod-01 -> MOD01)."""
+        mine = set(self.addresses.get(modality, {}).values())
+        for m in self.var(pacs, "pacs_orthanc_modalities", []) or []:
+            if isinstance(m, dict) and m.get("host") in mine and m.get("aet"):
+                return str(m["aet"])
+        return re.sub(r"[^A-Za-z0-9]", "", modality).upper()[:16]
+
+
+def lab_estate() -> Estate:
+    """The lab as an inventory would describe it (used when no inventory is given)."""
+    from radshield import lab  # noqa: PLC0415
+
+    groups: dict[str, list[str]] = {}
+    for h in lab.HOSTS:
+        groups.setdefault(h.group, []).append(h.name)
+        if h.managed:
+            groups.setdefault("managed", []).append(h.name)
+    return Estate(groups, lab_addresses())
+
+
+def estate_from(hostvars: dict[str, dict]) -> Estate:
+    groups: dict[str, list[str]] = {}
+    for host, hv in hostvars.items():
+        for g in hv.get("group_names", []):
+            groups.setdefault(g, []).append(host)
+    return Estate(groups, addresses(hostvars), hostvars)
+
+
+def _suffix(name: str, many: bool) -> str:
+    return f".{name}" if many else ""
+
+
+def probes(estate: Estate | None = None) -> list[Probe]:
+    """The probe table of an estate (the lab's when None), from its inventory groups:
+    ``managed`` hosts have their SSH probed from the first of ``jump_hosts`` (else from the
+    controller); each of ``untrusted`` tries the ``workstations`` and ``pacs_servers`` it
+    shares a segment with; each of ``modalities`` tries DICOM against each PACS it shares a
+    segment with; each workstation tries the PACS REST API. Ports and AE titles come from the
+    PACS's pacs_orthanc variables (role defaults when unset)."""
+    e = estate or lab_estate()
     table: list[Probe] = []
-    for host in managed:
-        table.append(
-            Probe(
-                f"ssh_password.{host}",
-                f"SSH on {host} does not offer password login (from the jump host)",
-                "ssh.password_auth_off",
-                "jump-01",
-                "mgmt",
-                host,
-                "mgmt",
-                22,
-                "ssh_password",
-                ("keys_only",),
-            )
+    jump = next(iter(e.hosts("jump_hosts")), None)
+    for host in e.hosts("managed"):
+        origin, seg = (jump, e.shared(jump, host)) if jump else ("controller", None)
+        seg = seg or ("mgmt" if "mgmt" in e.addresses.get(host, {}) else None)
+        seg = seg or next(iter(sorted(e.addresses.get(host, {}))), "mgmt")
+        port = int(e.var(host, "ssh_port", 22))
+        table.append(Probe(
+            f"ssh_password.{host}", f"SSH on {host} does not offer password login (from the jump host)",
+            "ssh.password_auth_off", origin or "controller", seg, host, seg, port, "ssh_password",
+            ("keys_only",),
+        ))  # fmt: skip
+        table.append(Probe(
+            f"ssh_root_key.{host}", f"root cannot log in to {host} with the admin's key",
+            "ssh.root_login_off", "controller", seg, host, seg, port, "ssh_root_key", ("denied",),
+        ))  # fmt: skip
+    pacs_hosts = e.hosts("pacs_servers")
+    many = len(pacs_hosts) > 1
+    for u in e.hosts("untrusted"):
+        for ws in e.hosts("workstations"):
+            seg = e.shared(u, ws, prefer="clinical")
+            if seg:
+                table.append(Probe(
+                    f"ssh_password.{ws}.from_{seg}",
+                    f"An untrusted device on the {seg} segment gets no password prompt on {ws}",
+                    "ssh.password_auth_off", u, seg, ws, seg, int(e.var(ws, "ssh_port", 22)),
+                    "ssh_password", ("keys_only", "unreachable"),
+                ))  # fmt: skip
+        for pacs in pacs_hosts:
+            seg = e.shared(u, pacs, prefer="clinical")
+            if not seg:
+                continue
+            sfx = _suffix(pacs, many)
+            dicom = int(e.var(pacs, "pacs_orthanc_dicom_port", DICOM_PORT))
+            https = int(e.var(pacs, "pacs_orthanc_http_port", HTTPS_PORT))
+            table += [
+                Probe(f"tcp.pacs_ssh.from_{seg}{sfx}", f"The PACS's SSH port is closed to the {seg} segment",
+                      "host_firewall.segments", u, seg, pacs, seg, int(e.var(pacs, "ssh_port", 22)),
+                      "tcp", ("closed",)),
+                Probe(f"tcp.pacs_dicom.from_{seg}{sfx}", f"The PACS's DICOM port is closed to the {seg} segment",
+                      "host_firewall.segments", u, seg, pacs, seg, dicom, "tcp", ("closed",)),
+                Probe(f"rest.no_credentials.from_untrusted{sfx}",
+                      "An untrusted device gets no data from the PACS REST API",
+                      "pacs_orthanc.http_auth", u, seg, pacs, seg, https, "http",
+                      ("401", "unreachable"), {"path": "/system"}),
+            ]  # fmt: skip
+    for pacs in pacs_hosts:
+        sfx = _suffix(pacs, many)
+        dicom = int(e.var(pacs, "pacs_orthanc_dicom_port", DICOM_PORT))
+        https = int(e.var(pacs, "pacs_orthanc_http_port", HTTPS_PORT))
+        called = str(e.var(pacs, "pacs_orthanc_aet", PACS_AET))
+        mod = next((m for m in e.hosts("modalities") if e.shared(m, pacs)), None)
+        if mod:
+            seg = e.peer_segment(pacs, mod, prefer="imaging")
+            aet = e.modality_aet(pacs, mod)
+            table += [
+                Probe(f"tcp.pacs_dicom.from_{seg}{sfx}",
+                      f"The modality still reaches the PACS's DICOM port on the {seg} segment",
+                      "pacs_orthanc.dicom_access", mod, seg, pacs, seg, dicom, "tcp", ("open",)),
+                Probe(f"dicom.unknown_aet{sfx}",
+                      "A DICOM association with an unknown calling AE title is rejected (over TLS)",
+                      "pacs_orthanc.dicom_access", mod, seg, pacs, seg, dicom, "dicom",
+                      ("rejected", "refused"),
+                      {"aet": "INTRUDER", "tls": True, "called": called, "cert": aet}),
+                Probe(f"dicom.plain{sfx}",
+                      "A DICOM association without TLS is refused, even with a known AE title",
+                      "pacs_orthanc.dicom_tls", mod, seg, pacs, seg, dicom, "dicom",
+                      ("rejected", "refused"), {"aet": aet, "tls": False, "called": called}),
+            ]  # fmt: skip
+        ws = next(
+            (w for w in e.hosts("workstations") if e.shared(w, pacs, prefer="clinical")), None
         )
-        table.append(
-            Probe(
-                f"ssh_root_key.{host}",
-                f"root cannot log in to {host} with the admin's key",
-                "ssh.root_login_off",
-                "controller",
-                "mgmt",
-                host,
-                "mgmt",
-                22,
-                "ssh_root_key",
-                ("denied",),
-            )
-        )
-    table += [
-        Probe(
-            "ssh_password.ws-01.from_clinical",
-            "An untrusted device on the clinical segment gets no password prompt on ws-01",
-            "ssh.password_auth_off",
-            "probe-01",
-            "clinical",
-            "ws-01",
-            "clinical",
-            22,
-            "ssh_password",
-            ("keys_only", "unreachable"),
-        ),
-        Probe(
-            "tcp.pacs_ssh.from_clinical",
-            "The PACS's SSH port is closed to the clinical segment",
-            "host_firewall.segments",
-            "probe-01",
-            "clinical",
-            "pacs-01",
-            "clinical",
-            22,
-            "tcp",
-            ("closed",),
-        ),
-        Probe(
-            "tcp.pacs_dicom.from_clinical",
-            "The PACS's DICOM port is closed to the clinical segment",
-            "host_firewall.segments",
-            "probe-01",
-            "clinical",
-            "pacs-01",
-            "clinical",
-            DICOM_PORT,
-            "tcp",
-            ("closed",),
-        ),
-        Probe(
-            "tcp.pacs_dicom.from_imaging",
-            "The modality still reaches the PACS's DICOM port on the imaging segment",
-            "pacs_orthanc.dicom_access",
-            "mod-01",
-            "imaging",
-            "pacs-01",
-            "imaging",
-            DICOM_PORT,
-            "tcp",
-            ("open",),
-        ),
-        Probe(
-            "dicom.unknown_aet",
-            "A DICOM association with an unknown calling AE title is rejected (over TLS)",
-            "pacs_orthanc.dicom_access",
-            "mod-01",
-            "imaging",
-            "pacs-01",
-            "imaging",
-            DICOM_PORT,
-            "dicom",
-            ("rejected", "refused"),
-            {"aet": "INTRUDER", "tls": True},
-        ),
-        Probe(
-            "dicom.plain",
-            "A DICOM association without TLS is refused, even with a known AE title",
-            "pacs_orthanc.dicom_tls",
-            "mod-01",
-            "imaging",
-            "pacs-01",
-            "imaging",
-            DICOM_PORT,
-            "dicom",
-            ("rejected", "refused"),
-            {"aet": "MOD01", "tls": False},
-        ),
-        Probe(
-            "rest.no_credentials",
-            "The PACS REST API refuses a request without credentials (from the workstation)",
-            "pacs_orthanc.http_auth",
-            "ws-01",
-            "clinical",
-            "pacs-01",
-            "clinical",
-            HTTPS_PORT,
-            "http",
-            ("401",),
-            {"path": "/system"},
-        ),
-        Probe(
-            "rest.no_credentials.from_untrusted",
-            "An untrusted device gets no data from the PACS REST API",
-            "pacs_orthanc.http_auth",
-            "probe-01",
-            "clinical",
-            "pacs-01",
-            "clinical",
-            HTTPS_PORT,
-            "http",
-            ("401", "unreachable"),
-            {"path": "/system"},
-        ),
-    ]
+        if ws:
+            seg = e.shared(ws, pacs, prefer="clinical")
+            table.append(Probe(
+                f"rest.no_credentials{sfx}",
+                "The PACS REST API refuses a request without credentials (from the workstation)",
+                "pacs_orthanc.http_auth", ws, seg, pacs, seg, https, "http", ("401",),
+                {"path": "/system"},
+            ))  # fmt: skip
     return table
 
 
@@ -403,7 +428,12 @@ class Runner:
                 self.t.push(
                     origin, ROOT / "radshield" / "bench_dicom.py", f"{REMOTE}/bench_dicom.py"
                 )
-                for name in ("ca.crt", "MOD01.crt", "MOD01.key"):
+                certs = {
+                    p.params["cert"] for p in table if p.origin == origin and "cert" in p.params
+                }
+                for name in ["ca.crt"] + [
+                    f"{c}.{x}" for c in sorted(certs) for x in ("crt", "key")
+                ]:
                     if (self.pki_dir / name).exists():
                         self.t.push(origin, self.pki_dir / name, f"{REMOTE}/{name}")
                 self._dicom_ready[origin] = pythonpath
@@ -503,13 +533,18 @@ class Runner:
             return "error", "DICOM clients not available on the origin: " + getattr(
                 self, "_dicom_error", "not prepared"
             )
-        args = ["echo", "--host", addr, "--port", str(p.port), "--called", PACS_AET]
+        called = p.params.get("called", PACS_AET)
+        args = ["echo", "--host", addr, "--port", str(p.port), "--called", called]
         args += ["--aet", p.params.get("aet", "INTRUDER"), "--timeout", str(min(self.timeout, 8))]
         if p.params.get("tls"):
-            if not (self.pki_dir / "MOD01.crt").exists():
-                return "error", f"no client certificate in {self.pki_dir} for the TLS probe"
-            args += ["--ca", f"{REMOTE}/ca.crt", "--cert", f"{REMOTE}/MOD01.crt"]
-            args += ["--key", f"{REMOTE}/MOD01.key"]
+            cert = p.params.get("cert", "MOD01")
+            if not (self.pki_dir / f"{cert}.crt").exists():
+                return (
+                    "error",
+                    f"no client certificate {cert}.crt in {self.pki_dir} for the TLS probe",
+                )
+            args += ["--ca", f"{REMOTE}/ca.crt", "--cert", f"{REMOTE}/{cert}.crt"]
+            args += ["--key", f"{REMOTE}/{cert}.key"]
         else:
             args.append("--no-tls")
         argv = [
@@ -622,7 +657,7 @@ def main(argv: list[str] | None = None) -> int:
     inventory = Path(args.inventory)
     hv = _inventory_vars(inventory) if inventory.exists() else {}
     allvars = next(iter(hv.values()), {})
-    managed = sorted(h for h, v in hv.items() if "managed" in v.get("group_names", [])) or None
+    estate = estate_from(hv) if hv else lab_estate()
     known = re.search(r"UserKnownHostsFile=(\S+)", allvars.get("ansible_ssh_common_args", ""))
     runner = Runner(
         PodmanTransport() if args.transport == "podman" else SshTransport(),
@@ -632,7 +667,7 @@ def main(argv: list[str] | None = None) -> int:
         pki_dir=Path(args.pki_dir),
         timeout=args.timeout,
     )
-    table = [p for p in probes(managed) if not args.only or args.only in p.id]
+    table = [p for p in probes(estate) if not args.only or args.only in p.id]
     if not table:
         print(f"radshield probe: no probe matches --only {args.only!r}", file=sys.stderr)
         return 2
