@@ -5,10 +5,9 @@ DSL. This module loads and validates the table and holds the two small tables th
 per control:
 
 ``ROLE_GROUPS``
-    which inventory group a role is applied to. A control whose role is not applied to a
-    host is reported there as not_applicable ("role not assigned to this host"). Keep it in
-    step with playbooks/*.yml: a role that a playbook applies to ``managed`` is listed here
-    with ``managed``.
+    which inventory group a role is applied to (read from playbooks/vars/role_groups.yml).
+    A control whose role is not applied to a host is reported there as not_applicable
+    ("role not assigned to this host").
 
 ``HIPAA_SAFEGUARDS``
     the paragraphs of 45 CFR 164.312 (technical safeguards) and their names, so that the
@@ -27,16 +26,11 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 CONTROLS_DIR = ROOT / "controls"
 
-# role -> the inventory group whose hosts get the role (playbooks/*.yml apply them so).
-ROLE_GROUPS: dict[str, str] = {
-    "baseline": "managed",
-    "ssh": "managed",
-    "access_control": "managed",
-    "endpoint_protection": "managed",
-    "host_firewall": "managed",
-    "pacs_orthanc": "pacs_servers",
-    "workstation": "workstations",
-}
+# role -> the inventory group whose hosts get the role: declared once, in
+# playbooks/vars/role_groups.yml (the playbooks read it too; tests/unit/test_role_groups.py
+# checks that site.yml's plays agree).
+ROLE_GROUPS_FILE = ROOT / "playbooks" / "vars" / "role_groups.yml"
+ROLE_GROUPS: dict[str, str] = yaml.safe_load(ROLE_GROUPS_FILE.read_text())["radshield_role_groups"]
 
 SEVERITIES = ("critical", "high", "medium", "low")
 REQUIRED_KEYS = ("id", "title", "role", "hipaa", "hipaa_tag", "severity", "remediation")
