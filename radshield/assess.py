@@ -9,8 +9,10 @@ How it works (one Ansible call per run, whatever the number of controls):
    defaults/main.yml is the fallback layer), and ``derive_request`` turns the checks into
    one evidence request (the files, globs, packages, services, sysctls, users and read-only
    commands they need, plus ``sshd -T``).
-3. ``ansible LIMIT -b -m script -a "radshield/evidence.py <request>"`` runs the read-only
-   collector on every host at once (forks) and returns one JSON document per host.
+3. ``ansible LIMIT -b -m radshield.hardening.radshield_facts -a '{"request": ...}'`` runs the
+   collection's read-only fact collector (plugins/module_utils/radshield_facts.py, the same
+   code the roles probe hosts with) on every host at once (forks): one module call per host,
+   one JSON answer per host.
 4. ``evaluate(control, evidence, hostvars)``, a pure function, decides each control per
    host: pass, fail, not_applicable (role not assigned, or not applicable in a container,
    with the reason) or error (evidence missing, or no automated check).
@@ -56,7 +58,7 @@ from radshield import controls as ctl
 from radshield.controls import Control
 
 ROOT = ctl.ROOT
-EVIDENCE_SCRIPT = Path(__file__).resolve().parent / "evidence.py"
+FACTS_MODULE = "radshield.hardening.radshield_facts"
 SCHEMA_VERSION = 1
 STATUSES = ("pass", "fail", "not_applicable", "error")
 NOT_ASSIGNED = "role not assigned to this host"
@@ -410,7 +412,7 @@ def evaluate(control: Control, evidence: dict | None, hostvars: dict) -> Result:
     """Decide one control on one host from its evidence. Pure: no I/O, no clock.
 
     ``hostvars`` are the host's inventory variables, with ``group_names``.
-    ``evidence`` is evidence.py's answer, or None, or {"error": "..."} when it is missing.
+    ``evidence`` is the radshield_facts collector's answer, or None, or {"error": "..."} when it is missing.
     """
     if not applies(control, hostvars):
         return Result(control.id, "not_applicable", NOT_ASSIGNED)
@@ -514,31 +516,16 @@ def parse_inventory(data: dict) -> dict[str, dict]:
 def gather(
     inventory: Path, limit: str, requests: dict[str, dict], timeout: float = 180
 ) -> dict[str, dict]:
-    """Run evidence.py on every host with ONE ad-hoc Ansible call; host -> evidence.
+    """Run the radshield_facts module on every host with ONE ad-hoc Ansible call.
 
-    A host that cannot be reached, or whose collector failed, maps to {"error": "..."}.
+    host -> the collector's answer; a host that cannot be reached, or whose collector
+    failed, maps to {"error": "..."}.
     """
-    from radshield.evidence import encode_request  # noqa: PLC0415 - same file as shipped
-
     with tempfile.TemporaryDirectory(prefix="radshield-assess-") as tmp:
         extra = Path(tmp) / "requests.json"
-        extra.write_text(
-            json.dumps(
-                {
-                    "radshield_evidence_script": str(EVIDENCE_SCRIPT),
-                    "radshield_evidence_requests": {
-                        h: encode_request(r) for h, r in requests.items()
-                    },
-                }
-            )
-        )
-        args = json.dumps(
-            {
-                "cmd": "{{ radshield_evidence_script }}"
-                " {{ radshield_evidence_requests[inventory_hostname] }}",
-                "executable": "{{ ansible_python_interpreter | default('/usr/bin/python3') }}",
-            }
-        )
+        extra.write_text(json.dumps({"radshield_facts_requests": requests}))
+        # One expression: Ansible passes the host's request to the module as a mapping.
+        args = json.dumps({"request": "{{ radshield_facts_requests[inventory_hostname] }}"})
         env = _env()
         env.update(
             ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
@@ -555,7 +542,7 @@ def gather(
             "-T",
             "15",
             "-m",
-            "ansible.builtin.script",
+            FACTS_MODULE,
             "-a",
             args,
             "-e",
@@ -568,18 +555,16 @@ def gather(
     return parse_ansible_json(proc.stdout, proc.stderr, list(requests))
 
 
-def _json_from(stdout: str) -> dict | None:
-    for line in reversed(stdout.replace("\r", "").splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except ValueError:
-                return None
-    return None
+# Keys Ansible adds to a module's result; everything else is the collector's answer.
+_RESULT_KEYS = {"changed", "failed", "invocation", "ansible_facts", "warnings", "deprecations"}
+
+
+def _answer(res: dict) -> dict:
+    return {k: v for k, v in res.items() if k not in _RESULT_KEYS and not k.startswith("_ansible")}
 
 
 def parse_ansible_json(stdout: str, stderr: str, hosts: list[str]) -> dict[str, dict]:
+    """The json callback's document -> host -> the collector's answer or {"error": "..."}."""
     doc = None
     start = stdout.find("{")
     while start >= 0 and doc is None:  # other callbacks may print around the JSON document
@@ -599,14 +584,14 @@ def parse_ansible_json(stdout: str, stderr: str, hosts: list[str]) -> dict[str, 
         for task in play.get("tasks", []):
             for host, res in task.get("hosts", {}).items():
                 if res.get("unreachable"):
-                    out[host] = {"error": f"unreachable: {res.get('msg', '').strip()[:500]}"}
+                    out[host] = {"error": f"unreachable: {str(res.get('msg', '')).strip()[:500]}"}
                     continue
-                ev = _json_from(res.get("stdout", ""))
-                if res.get("rc") not in (0, None) or ev is None:
-                    msg = res.get("stderr") or res.get("msg") or res.get("stdout", "")
-                    out[host] = {"error": f"collector failed (rc {res.get('rc')}): {msg[-500:]}"}
+                answer = _answer(res)
+                if res.get("failed") or "container" not in answer:
+                    msg = str(res.get("msg") or res.get("module_stderr") or "no answer")
+                    out[host] = {"error": f"collector failed: {msg.strip()[-500:]}"}
                 else:
-                    out[host] = ev
+                    out[host] = answer
     return out
 
 
@@ -737,7 +722,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="radshield assess",
         description="Decide every control of controls/*.yml on every host of an inventory, "
-        "read-only (one Ansible call runs radshield/evidence.py on each host). "
+        "read-only (one Ansible call runs the radshield.hardening.radshield_facts module on "
+        "each host). "
         "Exit 0: no critical control failed; 3 (--critical-exit): a critical control failed "
         "or could not be assessed; 2: usage or input error.",
     )
