@@ -2,8 +2,8 @@
 
 How it works (one Ansible call per run, whatever the number of controls):
 
-1. ``ansible-inventory -i INV --list --limit LIMIT`` gives the hosts, their groups and their
-   variables (no connection).
+1. Ansible's inventory API (``InventoryManager`` + ``VariableManager``, in this process) gives
+   the hosts of LIMIT, their groups and their variables (no connection).
 2. For each host, the controls whose role applies to it (``controls.ROLE_GROUPS``) have their
    check values rendered with the host's variables (``{{ var | default(...) }}``; the role's
    defaults/main.yml is the fallback layer), and ``derive_request`` turns the checks into
@@ -56,11 +56,12 @@ import yaml
 
 from radshield import controls as ctl
 from radshield.controls import Control
+from radshield.scoring import STATUSES
+from radshield.scoring import score as _score
 
 ROOT = ctl.ROOT
 FACTS_MODULE = "radshield.hardening.radshield_facts"
 SCHEMA_VERSION = 1
-STATUSES = ("pass", "fail", "not_applicable", "error")
 NOT_ASSIGNED = "role not assigned to this host"
 ENABLED_STATES = {"enabled", "enabled-runtime", "alias", "static", "indirect", "generated"}
 
@@ -460,53 +461,51 @@ def _env() -> dict[str, str]:
     return env
 
 
+# Controller-side magic variables that say nothing about a host.
+_CONTROLLER_VARS = {
+    "ansible_facts",
+    "ansible_version",
+    "ansible_playbook_python",
+    "ansible_config_file",
+    "playbook_dir",
+}
+
+
 def load_inventory(inventory: Path, limit: str) -> dict[str, dict]:
-    """host -> its variables (with group_names and inventory_hostname), for the limit."""
+    """host -> its variables as Ansible resolves them (inventory, group_vars, host_vars; with
+    group_names, groups and inventory_hostname), for the hosts of the limit.
+
+    Ansible's own inventory API (InventoryManager + VariableManager), in this process: the
+    groups, children, patterns and variable precedence are Ansible's, not a copy of them.
+    """
     if not inventory.exists():
         raise AssessError(
             f"inventory {inventory} not found (the lab's is written by `make lab-up`)"
         )
-    proc = subprocess.run(
-        [_ansible_bin("ansible-inventory"), "-i", str(inventory), "--list", "--limit", limit],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=120,
-    )
-    if proc.returncode != 0:
-        raise AssessError(f"ansible-inventory failed: {proc.stderr.strip()[-2000:]}")
-    return parse_inventory(json.loads(proc.stdout))
+    os.environ.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
+    from ansible import constants as C  # noqa: N812, PLC0415 - after ANSIBLE_CONFIG is set
+    from ansible.errors import AnsibleError  # noqa: PLC0415
+    from ansible.inventory.manager import InventoryManager  # noqa: PLC0415
+    from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
+    from ansible.vars.manager import VariableManager  # noqa: PLC0415
 
-
-def parse_inventory(data: dict) -> dict[str, dict]:
-    """ansible-inventory --list JSON -> host -> vars (+ group_names, inventory_hostname)."""
-    groups = {k: v for k, v in data.items() if k != "_meta" and isinstance(v, dict)}
-    memo: dict[str, set[str]] = {}
-
-    def members(group: str, seen: frozenset = frozenset()) -> set[str]:
-        if group in memo:
-            return memo[group]
-        g = groups.get(group, {})
-        out = set(g.get("hosts", []))
-        for child in g.get("children", []):
-            if child not in seen:
-                out |= members(child, seen | {group})
-        memo[group] = out
-        return out
-
-    hostvars = data.get("_meta", {}).get("hostvars", {})
-    hosts: dict[str, dict] = {}
-    for group in groups:
-        for host in members(group):
-            hosts.setdefault(host, {"group_names": set()})
-            if group not in ("all", "ungrouped"):
-                hosts[host]["group_names"].add(group)
-    out = {}
-    for host in sorted(hosts):
-        hv = dict(hostvars.get(host, {}))
-        hv["group_names"] = sorted(hosts[host]["group_names"])
-        hv["inventory_hostname"] = host
-        out[host] = hv
+    unparsed_failed = C.INVENTORY_UNPARSED_IS_FAILED
+    C.INVENTORY_UNPARSED_IS_FAILED = True  # a broken inventory is an error, not zero hosts
+    try:
+        loader = DataLoader()
+        manager = InventoryManager(loader=loader, sources=[str(inventory)])
+        variables = VariableManager(loader=loader, inventory=manager)
+        hosts = manager.get_hosts(limit)
+        out = {}
+        for host in sorted(hosts, key=lambda h: h.name):
+            hv = variables.get_vars(host=host, include_hostvars=False)
+            hv = {k: v for k, v in hv.items() if k not in _CONTROLLER_VARS}
+            hv["group_names"] = sorted(g for g in hv.get("group_names", []) if g != "ungrouped")
+            out[host.name] = json.loads(json.dumps(hv, default=str))  # plain types only
+    except AnsibleError as exc:
+        raise AssessError(f"cannot read inventory {inventory}: {str(exc).strip()[-2000:]}") from exc
+    finally:
+        C.INVENTORY_UNPARSED_IS_FAILED = unparsed_failed
     return out
 
 
@@ -596,11 +595,6 @@ def parse_ansible_json(stdout: str, stderr: str, hosts: list[str]) -> dict[str, 
 
 
 # ------------------------------------------------------------------------------ assess
-
-
-def _score(counts: dict[str, int]) -> float | None:
-    applicable = counts["pass"] + counts["fail"] + counts["error"]
-    return round(100.0 * counts["pass"] / applicable, 1) if applicable else None
 
 
 def assess_hosts(

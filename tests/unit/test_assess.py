@@ -384,17 +384,36 @@ def test_derived_requests_are_valid_collector_requests():
 # ------------------------------------------------------------------------- inventory
 
 
-def test_parse_inventory_computes_group_names():
-    data = {
-        "_meta": {"hostvars": {"a": {"x": 1}}},
-        "all": {"children": ["managed", "untrusted", "ungrouped"]},
-        "managed": {"children": ["pacs_servers"]},
-        "pacs_servers": {"hosts": ["a"]},
-        "untrusted": {"hosts": ["b"]},
-    }
-    hosts = assess.parse_inventory(data)
-    assert hosts["a"]["group_names"] == ["managed", "pacs_servers"] and hosts["a"]["x"] == 1
+def test_inventory_groups_children_and_precedence_are_ansibles(tmp_path):
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(
+        "all:\n  vars: {x: all, y: all}\n  hosts: {loose: {}}\n  children:\n"
+        "    managed:\n      vars: {y: managed}\n      children:\n"
+        "        pacs_servers:\n          hosts: {a: {x: host}}\n"
+        "    untrusted:\n      hosts: {b: {}}\n"
+    )
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "pacs_servers.yml").write_text("z: from_group_vars\n")
+    hosts = assess.load_inventory(inv, "all")
+    assert sorted(hosts) == ["a", "b", "loose"]
+    assert hosts["a"]["group_names"] == ["managed", "pacs_servers"]
+    assert (hosts["a"]["x"], hosts["a"]["y"], hosts["a"]["z"]) == (
+        "host",
+        "managed",
+        "from_group_vars",
+    )
     assert hosts["b"]["group_names"] == ["untrusted"] and hosts["b"]["inventory_hostname"] == "b"
+    assert hosts["loose"]["group_names"] == []  # ungrouped is not a role's group
+    assert sorted(assess.load_inventory(inv, "managed:!a")) == []
+    assert sorted(assess.load_inventory(inv, "all:!untrusted")) == ["a", "loose"]
+    json.dumps(hosts)  # plain data, ready for the document and the request
+
+
+def test_broken_inventory_is_a_usage_error(tmp_path):
+    bad = tmp_path / "hosts.yml"
+    bad.write_text("all:\n  hosts: [not, a, mapping\n")
+    with pytest.raises(assess.AssessError, match="cannot read inventory"):
+        assess.load_inventory(bad, "all")
 
 
 def test_load_inventory_with_ansible_inventory():
