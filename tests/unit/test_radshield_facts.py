@@ -126,7 +126,6 @@ def run(tmp_path_factory):
         "-vvv",
         str(playbook),
         timeout=180,
-        ANSIBLE_STRATEGY="linear",
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     after = {p: os.stat(p).st_mtime_ns for p in before}
