@@ -154,7 +154,7 @@ def account_differences(
             out.append(f"{name}: not in group(s) {', '.join(lacking)}")
         if "ssh_keys" in u:
             k = keys.get(name) or {}
-            if (k.get("keys") or []) != _key_lines(u.get("ssh_keys") or []):
+            if (k.get("key_lines") or []) != _key_lines(u.get("ssh_keys") or []):
                 out.append(f"{name}: authorized_keys differ from ssh_keys")
             if not _path_ok(k.get("file"), "0600") or not _path_ok(k.get("dir"), "0700"):
                 out.append(f"{name}: ~/.ssh (0700) or authorized_keys (0600) not owned as wanted")

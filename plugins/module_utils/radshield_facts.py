@@ -531,11 +531,11 @@ def authorized_keys(names):
             "path": path,
             "dir": _path_state(ssh_dir, pw.pw_uid),
             "file": _path_state(path, pw.pw_uid),
-            "keys": None,
+            "key_lines": None,
         }
         if info["file"].get("exists"):
             try:
-                info["keys"] = [
+                info["key_lines"] = [
                     ln.strip()
                     for ln in _read_text(path).splitlines()
                     if ln.strip() and not ln.lstrip().startswith("#")

@@ -100,7 +100,9 @@ options:
     description:
       - >-
         Account names; each answers C(path), C(dir) and C(file) (C(exists), C(owner_is_user),
-        C(mode), C(symlink)) and C(keys), the key lines of C(~/.ssh/authorized_keys).
+        C(mode), C(symlink)) and C(key_lines),
+        the key lines of C(~/.ssh/authorized_keys) (not C(keys): Jinja reads that as the
+        method of a dict).
     type: list
     elements: str
   sshd:
@@ -254,7 +256,7 @@ groups:
   type: dict
   returned: when O(groups) is set
 authorized_keys:
-  description: Name -> C(path), C(dir), C(file), C(keys).
+  description: Name -> C(path), C(dir), C(file), C(key_lines).
   type: dict
   returned: when O(authorized_keys) is set
 sshd:

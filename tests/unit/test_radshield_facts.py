@@ -466,7 +466,7 @@ def test_authorized_keys_of_an_account(tmp_path, monkeypatch):
     ))  # fmt: skip
     monkeypatch.setattr(facts.pwd, "getpwnam", lambda n: fake if n == "alice" else real)
     out = facts.authorized_keys(["alice"])["alice"]
-    assert out["keys"] == ["ssh-ed25519 AAAA one", "ssh-rsa BBBB two"]
+    assert out["key_lines"] == ["ssh-ed25519 AAAA one", "ssh-rsa BBBB two"]
     assert out["file"] == {"exists": True, "owner_is_user": True, "mode": "0600", "symlink": False}
     assert out["dir"]["mode"] == "0700"
 

@@ -153,7 +153,7 @@ def facts_for(**over):
         "authorized_keys": {
             "alice": {
                 "exists": True,
-                "keys": [KEY_A],
+                "key_lines": [KEY_A],
                 "file": ok_path("0600"),
                 "dir": ok_path("0700"),
             }
@@ -193,7 +193,7 @@ def test_account_differences_none_when_as_declared():
         (lambda f: f["accounts"]["alice"].update(home_exists=False), "home /home/alice missing"),
         (lambda f: f["accounts"]["alice"].update(gecos="A."), "alice: comment 'A.'"),
         (lambda f: f["accounts"]["alice"].update(groups=["alice"]), "not in group(s) rsadmins"),
-        (lambda f: f["authorized_keys"]["alice"].update(keys=[]), "authorized_keys differ"),
+        (lambda f: f["authorized_keys"]["alice"].update(key_lines=[]), "authorized_keys differ"),
         (
             lambda f: f["authorized_keys"]["alice"].update(file=ok_path("0644")),
             "not owned as wanted",
