@@ -2,15 +2,17 @@
 
 How it works (one Ansible call per run, whatever the number of controls):
 
-1. ``ansible-inventory -i INV --list --limit LIMIT`` gives the hosts, their groups and their
-   variables (no connection).
+1. Ansible's inventory API (``InventoryManager`` + ``VariableManager``, in this process) gives
+   the hosts of LIMIT, their groups and their variables (no connection).
 2. For each host, the controls whose role applies to it (``controls.ROLE_GROUPS``) have their
    check values rendered with the host's variables (``{{ var | default(...) }}``; the role's
    defaults/main.yml is the fallback layer), and ``derive_request`` turns the checks into
    one evidence request (the files, globs, packages, services, sysctls, users and read-only
    commands they need, plus ``sshd -T``).
-3. ``ansible LIMIT -b -m script -a "radshield/evidence.py <request>"`` runs the read-only
-   collector on every host at once (forks) and returns one JSON document per host.
+3. ``ansible LIMIT -b -m radshield.hardening.radshield_facts -a '{"request": ...}'`` runs the
+   collection's read-only fact collector (plugins/module_utils/radshield_facts.py, the same
+   code the roles probe hosts with) on every host at once (forks): one module call per host,
+   one JSON answer per host.
 4. ``evaluate(control, evidence, hostvars)``, a pure function, decides each control per
    host: pass, fail, not_applicable (role not assigned, or not applicable in a container,
    with the reason) or error (evidence missing, or no automated check).
@@ -39,7 +41,6 @@ import argparse
 import datetime
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -53,14 +54,17 @@ import jinja2
 import yaml
 
 from radshield import controls as ctl
+
+# The check types live in radshield/checks.py; re-exported here for callers of assess.
+from radshield.checks import CHECKERS, ENABLED_STATES, check_one, describe  # noqa: F401
 from radshield.controls import Control
+from radshield.scoring import STATUSES
+from radshield.scoring import score as _score
 
 ROOT = ctl.ROOT
-EVIDENCE_SCRIPT = Path(__file__).resolve().parent / "evidence.py"
+FACTS_MODULE = "radshield.hardening.radshield_facts"
 SCHEMA_VERSION = 1
-STATUSES = ("pass", "fail", "not_applicable", "error")
 NOT_ASSIGNED = "role not assigned to this host"
-ENABLED_STATES = {"enabled", "enabled-runtime", "alias", "static", "indirect", "generated"}
 
 
 class AssessError(Exception):
@@ -211,206 +215,11 @@ def host_request(control_list: list[Control], hostvars: dict) -> tuple[dict, dic
 # -------------------------------------------------------------------------- evaluation
 
 
-def _yesno(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def _check_sshd(chk: dict, ev: dict) -> tuple[bool | None, Any]:
-    sshd = ev.get("sshd")
-    if not sshd:
-        return None, "no sshd evidence"
-    if not sshd.get("ok"):
-        return None, sshd.get("error", "sshd -T failed")
-    key = str(chk["sshd"]).lower()
-    value = " ".join(sshd.get("config", {}).get(key, []))
-    ok = True
-    if "equals" in chk:
-        ok &= value == _yesno(chk["equals"])
-    if "not_equals" in chk:
-        ok &= value != _yesno(chk["not_equals"])
-    if "in" in chk:
-        ok &= value in [_yesno(v) for v in chk["in"]]
-    if "contains" in chk:
-        ok &= str(chk["contains"]) in value
-    if "not_contains" in chk:
-        ok &= str(chk["not_contains"]) not in value
-    return ok, value
-
-
-def _mode_ok(mode: str, mode_max: Any) -> bool:
-    return int(str(mode), 8) & ~int(str(mode_max), 8) & 0o7777 == 0
-
-
-def _check_file(chk: dict, ev: dict) -> tuple[bool | None, Any]:
-    info = ev.get("files", {}).get(chk["file"])
-    if info is None:
-        return None, "file not in evidence"
-    if info.get("exists") is None:
-        return None, info.get("error", "cannot stat")
-    exists = bool(info["exists"])
-    observed: dict[str, Any] = {"exists": exists}
-    ok = True
-    if "exists" in chk:
-        ok &= exists == bool(chk["exists"])
-    others = set(chk) - {"file", "exists"}
-    if not exists:
-        return (ok and not others), observed
-    observed.update({k: info.get(k) for k in ("owner", "group", "mode")})
-    if "owner" in chk:
-        ok &= info.get("owner") == str(chk["owner"])
-    if "group" in chk:
-        ok &= info.get("group") == str(chk["group"])
-    if "mode_max" in chk:
-        ok &= _mode_ok(info.get("mode", "7777"), chk["mode_max"])
-    if "regex" in chk or "not_regex" in chk:
-        text = info.get("text")
-        if text is None:
-            return None, info.get("error", "file text not in evidence")
-        if "regex" in chk:
-            hit = re.search(str(chk["regex"]), text, re.MULTILINE)
-            observed["regex_match"] = hit.group(0)[:200] if hit else None
-            ok &= hit is not None
-        if "not_regex" in chk:
-            hit = re.search(str(chk["not_regex"]), text, re.MULTILINE)
-            observed["not_regex_match"] = hit.group(0)[:200] if hit else None
-            ok &= hit is None
-    return ok, observed
-
-
-def _check_glob(chk: dict, ev: dict) -> tuple[bool | None, Any]:
-    found = ev.get("globs", {}).get(chk["glob"])
-    if found is None:
-        return None, "glob not in evidence"
-    texts = {p: t for p, t in found.items() if not p.startswith("_") and t is not None}
-    ok = True
-    observed: dict[str, Any] = {"files": len(texts)}
-    if "regex" in chk:
-        hits = sorted(p for p, t in texts.items() if re.search(str(chk["regex"]), t, re.M))
-        observed["matching"] = hits
-        ok &= bool(hits)
-    if "not_regex" in chk:
-        bad = sorted(p for p, t in texts.items() if re.search(str(chk["not_regex"]), t, re.M))
-        observed["offending"] = bad
-        ok &= not bad
-    return ok, observed
-
-
-def _check_package(chk: dict, ev: dict) -> tuple[bool | None, Any]:
-    info = ev.get("packages", {}).get(str(chk["package"]))
-    if not info or info.get("installed") is None:
-        return None, (info or {}).get("error", "package not in evidence")
-    return info["installed"] == bool(chk["installed"]), {"installed": info["installed"]}
-
-
-def _check_service(chk: dict, ev: dict) -> tuple[bool | None, Any]:
-    info = ev.get("services", {}).get(str(chk["service"]))
-    if not info:
-        return None, "service not in evidence"
-    ok = True
-    if "active" in chk:
-        ok &= (info.get("active") == "active") == bool(chk["active"])
-    if "enabled" in chk:
-        ok &= (info.get("enabled") in ENABLED_STATES) == bool(chk["enabled"])
-    return ok, info
-
-
-def _check_sysctl(chk: dict, ev: dict) -> tuple[bool | None, Any]:
-    info = ev.get("sysctls", {}).get(str(chk["sysctl"]))
-    if info is None:
-        return None, "sysctl not in evidence"
-    want = " ".join(str(chk["equals"]).split())
-    in_container = bool((ev.get("container") or {}).get("is_container"))
-    ok = info.get("configured") == want
-    if not in_container:  # a container shares the host's kernel: only the configuration counts
-        ok &= info.get("live") == want
-    return ok, {k: info.get(k) for k in ("configured", "source", "live")}
-
-
-def _find_command(argv: list[str], ev: dict) -> dict | None:
-    for entry in ev.get("commands", []):
-        if entry.get("argv") == argv:
-            return entry
-    return None
-
-
-def _check_command(chk: dict, ev: dict) -> tuple[bool | None, Any]:
-    argv = [str(a) for a in chk["command"]]
-    entry = _find_command(argv, ev)
-    if entry is None:
-        return None, "command not in evidence"
-    if entry.get("rc") is None:
-        return None, entry.get("stderr") or "command could not run"
-    stdout = entry.get("stdout", "")
-    ok = True
-    if "rc" in chk:
-        ok &= entry["rc"] == int(chk["rc"])
-    if "stdout_regex" in chk:
-        ok &= re.search(str(chk["stdout_regex"]), stdout, re.MULTILINE) is not None
-    if "stdout_not_regex" in chk:
-        ok &= re.search(str(chk["stdout_not_regex"]), stdout, re.MULTILINE) is None
-    return ok, {"rc": entry["rc"], "stdout": stdout[:300]}
-
-
-def _check_user(chk: dict, ev: dict) -> tuple[bool | None, Any]:
-    info = ev.get("users", {}).get(str(chk["user"]))
-    if info is None:
-        return None, "user not in evidence"
-    exists = bool(info.get("exists"))
-    ok = True
-    if "exists" in chk:
-        ok &= exists == bool(chk["exists"])
-    others = set(chk) - {"user", "exists"}
-    if not exists:
-        return (ok and not others), {"exists": False}
-    observed = {k: info.get(k) for k in ("exists", "shell", "locked", "groups")}
-    if "locked" in chk:
-        if info.get("locked") is None:
-            return None, info.get("error", "lock state unknown")
-        ok &= info["locked"] == bool(chk["locked"])
-    if "shell_regex" in chk:
-        ok &= re.search(str(chk["shell_regex"]), info.get("shell", "")) is not None
-    if "groups_include" in chk:
-        ok &= set(map(str, chk["groups_include"])) <= set(info.get("groups", []))
-    return ok, observed
-
-
-CHECKERS = {
-    "sshd": _check_sshd,
-    "file": _check_file,
-    "glob": _check_glob,
-    "package": _check_package,
-    "service": _check_service,
-    "sysctl": _check_sysctl,
-    "command": _check_command,
-    "user": _check_user,
-}
-
-
-def check_one(chk: dict, evidence: dict) -> tuple[bool | None, Any]:
-    """(True/False, observed) for one rendered check; (None, why) when evidence is missing."""
-    kind = ctl.check_type(chk)
-    if kind is None:
-        return None, f"unknown check type {sorted(chk)}"
-    try:
-        return CHECKERS[kind](chk, evidence)
-    except (re.error, ValueError, TypeError) as exc:
-        return None, f"{type(exc).__name__}: {exc}"
-
-
-def _describe(chk: dict) -> str:
-    kind = ctl.check_type(chk) or "?"
-    rest = ", ".join(f"{k}={v}" for k, v in chk.items() if k != kind)
-    target = " ".join(chk[kind]) if kind == "command" else chk.get(kind)
-    return f"{kind} {target}: {rest}"
-
-
 def evaluate(control: Control, evidence: dict | None, hostvars: dict) -> Result:
     """Decide one control on one host from its evidence. Pure: no I/O, no clock.
 
     ``hostvars`` are the host's inventory variables, with ``group_names``.
-    ``evidence`` is evidence.py's answer, or None, or {"error": "..."} when it is missing.
+    ``evidence`` is the radshield_facts collector's answer, or None, or {"error": "..."} when it is missing.
     """
     if not applies(control, hostvars):
         return Result(control.id, "not_applicable", NOT_ASSIGNED)
@@ -431,9 +240,9 @@ def evaluate(control: Control, evidence: dict | None, hostvars: dict) -> Result:
         ok, observed = check_one(chk, evidence)
         rows.append({"check": chk, "ok": ok, "observed": observed})
         if ok is None:
-            missing.append(f"{_describe(chk)} ({observed})")
+            missing.append(f"{describe(chk)} ({observed})")
         elif not ok:
-            failed.append(f"{_describe(chk)} (observed {json.dumps(observed, sort_keys=True)})")
+            failed.append(f"{describe(chk)} (observed {json.dumps(observed, sort_keys=True)})")
     if missing:
         return Result(control.id, "error", "evidence missing: " + "; ".join(missing), rows)
     if failed:
@@ -458,53 +267,51 @@ def _env() -> dict[str, str]:
     return env
 
 
+# Controller-side magic variables that say nothing about a host.
+_CONTROLLER_VARS = {
+    "ansible_facts",
+    "ansible_version",
+    "ansible_playbook_python",
+    "ansible_config_file",
+    "playbook_dir",
+}
+
+
 def load_inventory(inventory: Path, limit: str) -> dict[str, dict]:
-    """host -> its variables (with group_names and inventory_hostname), for the limit."""
+    """host -> its variables as Ansible resolves them (inventory, group_vars, host_vars; with
+    group_names, groups and inventory_hostname), for the hosts of the limit.
+
+    Ansible's own inventory API (InventoryManager + VariableManager), in this process: the
+    groups, children, patterns and variable precedence are Ansible's, not a copy of them.
+    """
     if not inventory.exists():
         raise AssessError(
             f"inventory {inventory} not found (the lab's is written by `make lab-up`)"
         )
-    proc = subprocess.run(
-        [_ansible_bin("ansible-inventory"), "-i", str(inventory), "--list", "--limit", limit],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=120,
-    )
-    if proc.returncode != 0:
-        raise AssessError(f"ansible-inventory failed: {proc.stderr.strip()[-2000:]}")
-    return parse_inventory(json.loads(proc.stdout))
+    os.environ.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
+    from ansible import constants as C  # noqa: N812, PLC0415 - after ANSIBLE_CONFIG is set
+    from ansible.errors import AnsibleError  # noqa: PLC0415
+    from ansible.inventory.manager import InventoryManager  # noqa: PLC0415
+    from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
+    from ansible.vars.manager import VariableManager  # noqa: PLC0415
 
-
-def parse_inventory(data: dict) -> dict[str, dict]:
-    """ansible-inventory --list JSON -> host -> vars (+ group_names, inventory_hostname)."""
-    groups = {k: v for k, v in data.items() if k != "_meta" and isinstance(v, dict)}
-    memo: dict[str, set[str]] = {}
-
-    def members(group: str, seen: frozenset = frozenset()) -> set[str]:
-        if group in memo:
-            return memo[group]
-        g = groups.get(group, {})
-        out = set(g.get("hosts", []))
-        for child in g.get("children", []):
-            if child not in seen:
-                out |= members(child, seen | {group})
-        memo[group] = out
-        return out
-
-    hostvars = data.get("_meta", {}).get("hostvars", {})
-    hosts: dict[str, dict] = {}
-    for group in groups:
-        for host in members(group):
-            hosts.setdefault(host, {"group_names": set()})
-            if group not in ("all", "ungrouped"):
-                hosts[host]["group_names"].add(group)
-    out = {}
-    for host in sorted(hosts):
-        hv = dict(hostvars.get(host, {}))
-        hv["group_names"] = sorted(hosts[host]["group_names"])
-        hv["inventory_hostname"] = host
-        out[host] = hv
+    unparsed_failed = C.INVENTORY_UNPARSED_IS_FAILED
+    C.INVENTORY_UNPARSED_IS_FAILED = True  # a broken inventory is an error, not zero hosts
+    try:
+        loader = DataLoader()
+        manager = InventoryManager(loader=loader, sources=[str(inventory)])
+        variables = VariableManager(loader=loader, inventory=manager)
+        hosts = manager.get_hosts(limit)
+        out = {}
+        for host in sorted(hosts, key=lambda h: h.name):
+            hv = variables.get_vars(host=host, include_hostvars=False)
+            hv = {k: v for k, v in hv.items() if k not in _CONTROLLER_VARS}
+            hv["group_names"] = sorted(g for g in hv.get("group_names", []) if g != "ungrouped")
+            out[host.name] = json.loads(json.dumps(hv, default=str))  # plain types only
+    except AnsibleError as exc:
+        raise AssessError(f"cannot read inventory {inventory}: {str(exc).strip()[-2000:]}") from exc
+    finally:
+        C.INVENTORY_UNPARSED_IS_FAILED = unparsed_failed
     return out
 
 
@@ -514,31 +321,16 @@ def parse_inventory(data: dict) -> dict[str, dict]:
 def gather(
     inventory: Path, limit: str, requests: dict[str, dict], timeout: float = 180
 ) -> dict[str, dict]:
-    """Run evidence.py on every host with ONE ad-hoc Ansible call; host -> evidence.
+    """Run the radshield_facts module on every host with ONE ad-hoc Ansible call.
 
-    A host that cannot be reached, or whose collector failed, maps to {"error": "..."}.
+    host -> the collector's answer; a host that cannot be reached, or whose collector
+    failed, maps to {"error": "..."}.
     """
-    from radshield.evidence import encode_request  # noqa: PLC0415 - same file as shipped
-
     with tempfile.TemporaryDirectory(prefix="radshield-assess-") as tmp:
         extra = Path(tmp) / "requests.json"
-        extra.write_text(
-            json.dumps(
-                {
-                    "radshield_evidence_script": str(EVIDENCE_SCRIPT),
-                    "radshield_evidence_requests": {
-                        h: encode_request(r) for h, r in requests.items()
-                    },
-                }
-            )
-        )
-        args = json.dumps(
-            {
-                "cmd": "{{ radshield_evidence_script }}"
-                " {{ radshield_evidence_requests[inventory_hostname] }}",
-                "executable": "{{ ansible_python_interpreter | default('/usr/bin/python3') }}",
-            }
-        )
+        extra.write_text(json.dumps({"radshield_facts_requests": requests}))
+        # One expression: Ansible passes the host's request to the module as a mapping.
+        args = json.dumps({"request": "{{ radshield_facts_requests[inventory_hostname] }}"})
         env = _env()
         env.update(
             ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
@@ -555,7 +347,7 @@ def gather(
             "-T",
             "15",
             "-m",
-            "ansible.builtin.script",
+            FACTS_MODULE,
             "-a",
             args,
             "-e",
@@ -568,18 +360,16 @@ def gather(
     return parse_ansible_json(proc.stdout, proc.stderr, list(requests))
 
 
-def _json_from(stdout: str) -> dict | None:
-    for line in reversed(stdout.replace("\r", "").splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except ValueError:
-                return None
-    return None
+# Keys Ansible adds to a module's result; everything else is the collector's answer.
+_RESULT_KEYS = {"changed", "failed", "invocation", "ansible_facts", "warnings", "deprecations"}
+
+
+def _answer(res: dict) -> dict:
+    return {k: v for k, v in res.items() if k not in _RESULT_KEYS and not k.startswith("_ansible")}
 
 
 def parse_ansible_json(stdout: str, stderr: str, hosts: list[str]) -> dict[str, dict]:
+    """The json callback's document -> host -> the collector's answer or {"error": "..."}."""
     doc = None
     start = stdout.find("{")
     while start >= 0 and doc is None:  # other callbacks may print around the JSON document
@@ -599,23 +389,18 @@ def parse_ansible_json(stdout: str, stderr: str, hosts: list[str]) -> dict[str, 
         for task in play.get("tasks", []):
             for host, res in task.get("hosts", {}).items():
                 if res.get("unreachable"):
-                    out[host] = {"error": f"unreachable: {res.get('msg', '').strip()[:500]}"}
+                    out[host] = {"error": f"unreachable: {str(res.get('msg', '')).strip()[:500]}"}
                     continue
-                ev = _json_from(res.get("stdout", ""))
-                if res.get("rc") not in (0, None) or ev is None:
-                    msg = res.get("stderr") or res.get("msg") or res.get("stdout", "")
-                    out[host] = {"error": f"collector failed (rc {res.get('rc')}): {msg[-500:]}"}
+                answer = _answer(res)
+                if res.get("failed") or "container" not in answer:
+                    msg = str(res.get("msg") or res.get("module_stderr") or "no answer")
+                    out[host] = {"error": f"collector failed: {msg.strip()[-500:]}"}
                 else:
-                    out[host] = ev
+                    out[host] = answer
     return out
 
 
 # ------------------------------------------------------------------------------ assess
-
-
-def _score(counts: dict[str, int]) -> float | None:
-    applicable = counts["pass"] + counts["fail"] + counts["error"]
-    return round(100.0 * counts["pass"] / applicable, 1) if applicable else None
 
 
 def assess_hosts(
@@ -737,7 +522,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="radshield assess",
         description="Decide every control of controls/*.yml on every host of an inventory, "
-        "read-only (one Ansible call runs radshield/evidence.py on each host). "
+        "read-only (one Ansible call runs the radshield.hardening.radshield_facts module on "
+        "each host). "
         "Exit 0: no critical control failed; 3 (--critical-exit): a critical control failed "
         "or could not be assessed; 2: usage or input error.",
     )

@@ -46,11 +46,12 @@ from typing import Any
 import jinja2
 
 from radshield.controls import HIPAA_SAFEGUARDS
+from radshield.scoring import STATUSES
+from radshield.scoring import score as _score
 
 SCHEMA_VERSION = 1
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 STATUS_RANK = {"fail": 0, "error": 1, "pass": 2, "not_applicable": 3}
-STATUSES = ("pass", "fail", "not_applicable", "error")
 
 
 class ReportError(Exception):
@@ -62,7 +63,7 @@ _counts = {
     "required": list(STATUSES),
     "properties": {s: {"type": "integer", "minimum": 0} for s in STATUSES},
 }
-_score = {"type": ["number", "null"], "minimum": 0, "maximum": 100}
+_score_schema = {"type": ["number", "null"], "minimum": 0, "maximum": 100}
 _status = {"enum": list(STATUSES)}
 REPORT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -101,8 +102,8 @@ REPORT_SCHEMA: dict[str, Any] = {
                 "exit_code",
             ],
             "properties": {
-                "score_before": _score,
-                "score_after": _score,
+                "score_before": _score_schema,
+                "score_after": _score_schema,
                 "hosts": {"type": "integer"},
                 "failed": {"type": "integer"},
                 "errors": {"type": "integer"},
@@ -132,8 +133,8 @@ REPORT_SCHEMA: dict[str, Any] = {
                     "host": {"type": "string"},
                     "groups": {"type": "array", "items": {"type": "string"}},
                     "container": {"type": ["boolean", "null"]},
-                    "score_before": _score,
-                    "score_after": _score,
+                    "score_before": _score_schema,
+                    "score_after": _score_schema,
                     "counts_before": {"oneOf": [_counts, {"type": "null"}]},
                     "counts_after": _counts,
                 },
@@ -147,8 +148,8 @@ REPORT_SCHEMA: dict[str, Any] = {
                 "properties": {
                     "paragraph": {"type": "string", "pattern": r"^164\.312\("},
                     "name": {"type": "string"},
-                    "score_before": _score,
-                    "score_after": _score,
+                    "score_before": _score_schema,
+                    "score_after": _score_schema,
                     "counts": _counts,
                 },
             },
@@ -215,13 +216,6 @@ def _load(src: str | Path | dict | None, kind: str) -> dict | None:
     if doc is not None and doc.get("schema_version") != 1:
         raise ReportError(f"{kind}: unsupported schema_version {doc.get('schema_version')!r}")
     return doc
-
-
-def _score(counts: dict[str, int] | None) -> float | None:
-    if not counts:
-        return None
-    n = counts["pass"] + counts["fail"] + counts["error"]
-    return round(100.0 * counts["pass"] / n, 1) if n else None
 
 
 def _zero() -> dict[str, int]:

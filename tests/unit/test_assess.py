@@ -1,19 +1,19 @@
 # ruff: noqa: E501, S106, S107  (tables of synthetic evidence read best one row a line)
 """`radshield assess` without the lab: evaluation of every check type on synthetic evidence,
-request derivation, Jinja rendering, inventory parsing, evidence.py on this machine (read
-only), the one Ansible call (local connection) and the exit codes of main()."""
+request derivation, Jinja rendering, inventory parsing, the collector (module_utils
+radshield_facts) on this machine (read only), the one Ansible call of the radshield_facts
+module (local connection) and the exit codes of main()."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from ansible_collections.radshield.hardening.plugins.module_utils import radshield_facts as facts
 
-from radshield import assess, evidence
+from radshield import assess
 from radshield import controls as ctl
 from radshield.controls import Control
 
@@ -370,26 +370,50 @@ def test_host_request_only_for_roles_of_the_host():
     )
 
 
-def test_request_encoding_round_trip():
+def test_derived_requests_are_valid_collector_requests():
     req = assess.host_request(ctl.load(), HV)[0]
-    blob = evidence.encode_request(req)
-    assert " " not in blob and evidence.decode_request(blob) == json.loads(json.dumps(req))
+    norm = facts.normalize_request(json.loads(json.dumps(req)))
+    for key, value in req.items():
+        if key != "files":
+            assert norm[key] == value, key
+    assert {p: o["text"] for p, o in norm["files"].items()} == {
+        p: o["text"] for p, o in req["files"].items()
+    }
 
 
 # ------------------------------------------------------------------------- inventory
 
 
-def test_parse_inventory_computes_group_names():
-    data = {
-        "_meta": {"hostvars": {"a": {"x": 1}}},
-        "all": {"children": ["managed", "untrusted", "ungrouped"]},
-        "managed": {"children": ["pacs_servers"]},
-        "pacs_servers": {"hosts": ["a"]},
-        "untrusted": {"hosts": ["b"]},
-    }
-    hosts = assess.parse_inventory(data)
-    assert hosts["a"]["group_names"] == ["managed", "pacs_servers"] and hosts["a"]["x"] == 1
+def test_inventory_groups_children_and_precedence_are_ansibles(tmp_path):
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(
+        "all:\n  vars: {x: all, y: all}\n  hosts: {loose: {}}\n  children:\n"
+        "    managed:\n      vars: {y: managed}\n      children:\n"
+        "        pacs_servers:\n          hosts: {a: {x: host}}\n"
+        "    untrusted:\n      hosts: {b: {}}\n"
+    )
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "pacs_servers.yml").write_text("z: from_group_vars\n")
+    hosts = assess.load_inventory(inv, "all")
+    assert sorted(hosts) == ["a", "b", "loose"]
+    assert hosts["a"]["group_names"] == ["managed", "pacs_servers"]
+    assert (hosts["a"]["x"], hosts["a"]["y"], hosts["a"]["z"]) == (
+        "host",
+        "managed",
+        "from_group_vars",
+    )
     assert hosts["b"]["group_names"] == ["untrusted"] and hosts["b"]["inventory_hostname"] == "b"
+    assert hosts["loose"]["group_names"] == []  # ungrouped is not a role's group
+    assert sorted(assess.load_inventory(inv, "managed:!a")) == []
+    assert sorted(assess.load_inventory(inv, "all:!untrusted")) == ["a", "loose"]
+    json.dumps(hosts)  # plain data, ready for the document and the request
+
+
+def test_broken_inventory_is_a_usage_error(tmp_path):
+    bad = tmp_path / "hosts.yml"
+    bad.write_text("all:\n  hosts: [not, a, mapping\n")
+    with pytest.raises(assess.AssessError, match="cannot read inventory"):
+        assess.load_inventory(bad, "all")
 
 
 def test_load_inventory_with_ansible_inventory():
@@ -407,14 +431,21 @@ def test_parse_ansible_json_reports_unreachable_and_failed_hosts():
                     {
                         "hosts": {
                             "a": {
-                                "rc": 0,
-                                "stdout": '{"v": 1, "container": {"is_container": false}}\r\n',
+                                "changed": False,
+                                "v": 1,
+                                "container": {"is_container": False},
+                                "invocation": {"module_args": {"request": {}}},
+                                "_ansible_no_log": False,
                             },
                             "b": {
                                 "unreachable": True,
                                 "msg": "ssh: connect to host b port 22: timed out",
                             },
-                            "c": {"rc": 1, "stdout": "", "stderr": "Traceback ..."},
+                            "c": {
+                                "failed": True,
+                                "msg": "radshield_facts: unknown request key(s): x",
+                            },
+                            "e": {"failed": True, "module_stderr": "Traceback ...", "msg": ""},
                         }
                     }
                 ]
@@ -422,35 +453,21 @@ def test_parse_ansible_json_reports_unreachable_and_failed_hosts():
         ],
     }
     out = assess.parse_ansible_json(
-        "noise\n" + json.dumps(doc) + "\nmore noise {x}\n", "", ["a", "b", "c", "d"]
+        "noise\n" + json.dumps(doc) + "\nmore noise {x}\n", "", ["a", "b", "c", "d", "e"]
     )
-    assert out["a"]["v"] == 1
+    assert out["a"] == {"v": 1, "container": {"is_container": False}}
     assert out["b"]["error"].startswith("unreachable")
-    assert "collector failed" in out["c"]["error"]
+    assert "collector failed" in out["c"]["error"] and "unknown request" in out["c"]["error"]
     assert "no result" in out["d"]["error"]
+    assert "Traceback" in out["e"]["error"]
     with pytest.raises(assess.AssessError):
         assess.parse_ansible_json("ERROR! no inventory", "", ["a"])
 
 
-# --------------------------------------------------------------- evidence.py (real)
+# ----------------------------------------------------- the collector on this machine (real)
 
 
-def _run_evidence(request: dict) -> dict:
-    proc = subprocess.run(
-        [
-            "/usr/bin/python3",
-            str(ROOT / "radshield" / "evidence.py"),
-            evidence.encode_request(request),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(proc.stdout)
-
-
-def test_evidence_py_on_this_machine_is_read_only_and_complete(tmp_path):
+def test_collector_on_this_machine_is_read_only_and_complete(tmp_path):
     probe_file = tmp_path / "x.conf"
     probe_file.write_text("Storage=persistent\n")
     probe_file.chmod(0o640)
@@ -470,7 +487,7 @@ def test_evidence_py_on_this_machine_is_read_only_and_complete(tmp_path):
         "users": ["root", "surely-not-a-user-xyz"],
         "commands": [["sh", "-c", "echo hello; exit 3"], ["surely-not-a-command-xyz"]],
     }
-    out = _run_evidence(request)
+    out = json.loads(json.dumps(facts.collect(request)))
     assert out["v"] == 1 and isinstance(out["container"]["is_container"], bool)
     f = out["files"][str(probe_file)]
     assert f["exists"] and f["mode"] == "0640" and f["text"] == "Storage=persistent\n"
@@ -487,47 +504,48 @@ def test_evidence_py_on_this_machine_is_read_only_and_complete(tmp_path):
     assert out["users"]["root"]["exists"] and out["users"]["root"]["uid"] == 0
     assert isinstance(out["users"]["root"]["locked"], bool)
     assert out["users"]["surely-not-a-user-xyz"] == {"exists": False}
-    assert out["commands"][0]["rc"] == 3 and out["commands"][0]["stdout"] == "hello\n"
-    assert out["commands"][1]["rc"] is None
+    by_argv = {tuple(c["argv"]): c for c in out["commands"]}
+    assert by_argv[("sh", "-c", "echo hello; exit 3")]["rc"] == 3
+    assert by_argv[("sh", "-c", "echo hello; exit 3")]["stdout"] == "hello\n"
+    assert by_argv[("surely-not-a-command-xyz",)]["rc"] is None
     assert "ok" in out["sshd"]  # sshd -T, or why not (this machine may have no sshd)
+    assert out["errors"] == {}
     assert {p: os.stat(p).st_mtime_ns for p in before} == before
 
 
-def test_evidence_py_sysctl_configured_order(tmp_path, monkeypatch):
+def test_collector_sysctl_configured_order(tmp_path, monkeypatch):
     d1, d2 = tmp_path / "etc", tmp_path / "usr"
     d1.mkdir(), d2.mkdir()
     (d2 / "10-a.conf").write_text("fs.suid_dumpable = 2\nkernel/randomize_va_space=1\n")
     (d2 / "50-b.conf").write_text("fs.suid_dumpable = 1\n")
     (d1 / "50-b.conf").write_text("# overrides usr/50-b.conf\n fs.suid_dumpable =  0\n")
     (d1 / "99-z.conf").write_text("-kernel.randomize_va_space = 2\n")
-    monkeypatch.setattr(evidence, "SYSCTL_DIRS", (str(d1), str(d2)))
-    out = evidence.sysctls(["fs.suid_dumpable", "kernel.randomize_va_space", "net.nope"])
+    monkeypatch.setattr(facts, "SYSCTL_DIRS", (str(d1), str(d2)))
+    out = facts.sysctls(["fs.suid_dumpable", "kernel.randomize_va_space", "net.nope"])
     assert out["fs.suid_dumpable"]["configured"] == "0"
     assert out["fs.suid_dumpable"]["source"] == str(d1 / "50-b.conf")
     assert out["kernel.randomize_va_space"]["configured"] == "2"
     assert out["net.nope"]["configured"] is None
 
 
-def test_evidence_py_usage_errors():
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "radshield" / "evidence.py")], capture_output=True
-    )
-    assert proc.returncode == 2
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "radshield" / "evidence.py"), "!!notbase64"],
-        capture_output=True,
-    )
-    assert proc.returncode == 2
+@pytest.mark.parametrize(
+    "bad",
+    [["packages"], {"packages": "telnet"}, {"nope": 1}, {"commands": ["ls"]}, {"groups": 3}],
+)
+def test_collector_rejects_malformed_requests(bad):
+    with pytest.raises(facts.RequestError):
+        facts.collect(bad)
 
 
 def test_one_ansible_call_gathers_evidence_locally():
-    """The real path of `assess`: ansible -m script runs evidence.py (local connection)."""
+    """The real path of `assess`: ansible -m radshield.hardening.radshield_facts (local)."""
     inv = FIX / "local_inventory.yml"
     hosts = assess.load_inventory(inv, "managed")
     reqs = {h: assess.host_request(ctl.load(), hv)[0] for h, hv in hosts.items()}
     out = assess.gather(inv, "managed", reqs)
     assert "error" not in out["localhost"], out
     assert out["localhost"]["uid"] == 0 and "/etc/login.defs" in out["localhost"]["files"]
+    assert "changed" not in out["localhost"] and "invocation" not in out["localhost"]
 
 
 # ------------------------------------------------------------------------ main / exit

@@ -45,7 +45,8 @@ def test_tarball_has_the_collection_and_nothing_private(installed):
         assert f"roles/{role}/meta/argument_specs.yml" in names, role
     for path in ("plugins/modules/radshield_files.py", "plugins/action/radshield_files.py",
                  "plugins/modules/radshield_file_modes.py", "plugins/filter/radshield_firewall.py",
-                 "plugins/test/radshield_transport.py", "playbooks/site.yml", "meta/runtime.yml",
+                 "plugins/test/radshield_transport.py", "plugins/modules/radshield_facts.py",
+                 "plugins/module_utils/radshield_facts.py", "playbooks/site.yml", "meta/runtime.yml",
                  "MANIFEST.json"):  # fmt: skip
         assert path in names, path
     private = {n for n in names if n.split("/")[0] in {".venv", ".lab", ".collections", "tests",
@@ -67,7 +68,7 @@ def test_manifest_declares_the_collections_the_roles_call(installed):
 
 
 def test_modules_are_documented(installed):
-    for module in ("radshield_files", "radshield_file_modes"):
+    for module in ("radshield_files", "radshield_file_modes", "radshield_facts"):
         proc = run(installed, "ansible-doc", f"radshield.hardening.{module}")
         assert proc.returncode == 0 and "OPTIONS" in proc.stdout, proc.stderr
 
