@@ -158,13 +158,20 @@ class Migration:
         self.kms_key: str | None = None
 
     # ------------------------------------------------------------------ one instance
-    def _transfer(self, row: Any) -> dict:
+    def _transfer(self, row: Any, memo: dict) -> dict:
+        """One attempt. `memo` survives between attempts of the same instance: once a PUT
+        may have reached S3, the next attempt looks the object up before sending it again."""
         cfg, bucket, key = self.cfg, self.cfg.s3.bucket, row["key"]
         result: dict[str, Any] = {"orthanc_id": row["orthanc_id"]}
         existing = None
-        if row["state"] in ("uploading", "uploaded"):
+        known_sha = memo.get("sha256") or row["sha256"]
+        if memo.get("sent") or row["state"] in ("uploading", "uploaded"):
             existing = s3target.head(self.s3, bucket, key)
-            if existing and row["sha256"] and existing.checksum_hex == row["sha256"]:
+            if existing and known_sha and existing.checksum_hex == known_sha:
+                if memo.get("sent"):  # our own PUT of this run arrived; its answer was lost
+                    result.update(memo["result"])
+                    return {**result, "state": "verified", "version_id": existing.version_id,
+                            "error": None, "_skipped": False, "_bytes": memo["size"]}  # fmt: skip
                 return {**result, "state": "verified", "version_id": existing.version_id,
                         "error": None, "_skipped": True, "_bytes": 0}  # fmt: skip
 
@@ -185,6 +192,7 @@ class Migration:
             if existing and existing.checksum_hex == sha:  # arrived before the last run died
                 result.update(state="verified", version_id=existing.version_id, error=None)
                 return {**result, "_skipped": True, "_bytes": 0}
+            memo.update(sha256=sha, size=spool.size, sent=True, result=dict(result))
             stored = s3target.put(self.s3, bucket, key, spool.file, spool.size, sha, self.kms_key)
         finally:
             spool.close()
@@ -197,8 +205,9 @@ class Migration:
 
     def _job(self, row: Any) -> dict:
         try:
+            memo: dict = {}
             return retry(
-                lambda: self._transfer(row),
+                lambda: self._transfer(row, memo),
                 self.cfg.retries,
                 self.cfg.backoff,
                 transient,
