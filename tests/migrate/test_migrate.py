@@ -124,3 +124,29 @@ def _env(pacs) -> dict:
     from radshield.migrate import testbed
 
     return {**os.environ, "RADSHIELD_ORTHANC_PASSWORD": testbed.ADMIN_PW}
+
+
+def test_incremental_run_finds_new_studies_through_changes(
+    archive, pacs, moto, new_bucket, make_cfg, workdir
+):
+    from radshield.migrate.dicomgen import ArchiveSpec, generate, load_cstore
+
+    bucket, _ = new_bucket()
+    cfg = make_cfg(bucket)
+    first = migrate(cfg)
+    assert first["ok"] and first["discovery"]["mode"] == "full listing"
+    new = generate(
+        ArchiveSpec(studies=1, ct_slices=3, mr_slices=2, multiframe=0, seed=99), workdir / "new"
+    )
+    stored = load_cstore(
+        new, "127.0.0.1", pacs.dicom_port, "RADSHIELD_PACS", "MOD01", str(pacs.pki / "ca.crt"),
+        str(pacs.pki / "MOD01.crt"), str(pacs.pki / "MOD01.key"), server_name="localhost",
+    )  # fmt: skip
+    assert stored == len(new)
+    nightly = migrate(cfg)
+    assert nightly["ok"], nightly["failures"]
+    assert nightly["discovery"]["mode"] == "changes"
+    assert nightly["discovery"]["new_instances"] == len(new)
+    assert nightly["counts"]["uploaded"] == len(new)
+    assert nightly["manifests_written"] == 1
+    assert_archive_complete(pacs, moto, bucket, cfg.ledger)
