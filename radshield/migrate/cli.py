@@ -104,6 +104,9 @@ def migrate_main(argv: list[str]) -> int:
     p.add_argument("--force-unsafe-target", action="store_true",
                    help="migrate into a bucket that fails the safety checks (recorded)")  # fmt: skip
     p.add_argument("--retries", type=int, default=8, help="attempts per instance (default 8)")
+    p.add_argument("--readback", action="store_true",
+                   help="HEAD each object after its PUT before marking it verified (S3 already "
+                   "checks the SHA-256 on arrival; --verify reads every object back later)")  # fmt: skip
     a = p.parse_args(argv)
     try:
         if a.verify:
@@ -131,6 +134,7 @@ def migrate_main(argv: list[str]) -> int:
             summary_json=a.summary_json,
             progress=a.progress,
             retries=a.retries,
+            readback=a.readback,
         )
         return _finish(migrate(mcfg))
     except MigrateError as exc:

@@ -107,6 +107,7 @@ class MigrateConfig:
     retries: int = 8  # attempts per instance (Orthanc or S3 errors), exponential backoff
     backoff: float = 0.25  # first backoff, seconds (doubles, capped at 8 s, with jitter)
     spool_bytes: int = 8 * 1024 * 1024  # an instance above this is spooled to disk
+    readback: bool = False  # HEAD every object after its PUT (S3 already checked the SHA-256)
 
 
 @dataclass
