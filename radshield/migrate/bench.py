@@ -68,7 +68,21 @@ def _migrate_process(
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"radshield migrate exited {proc.returncode}")
-    return json.loads(summary.read_text()), usage.ru_maxrss
+    res = json.loads(summary.read_text())
+    res["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 2)
+    return res, usage.ru_maxrss
+
+
+def _raw_put_floor(s3, client, moto_url: str, bucket: str, conc: int) -> dict:  # noqa: ANN001
+    """boto3 put_object of the very bytes Orthanc serves (read into memory first, untimed)."""
+    ids = client.get_json("/instances")
+    blobs = [b"".join(client.instance_file(i)) for i in ids]
+    testbed.make_bucket(moto_url, bucket)
+    t = time.monotonic()
+    with ThreadPoolExecutor(conc) as pool:
+        list(pool.map(lambda ib: s3.put_object(Bucket=bucket, Key=f"raw/{ib[0]}", Body=ib[1]),
+                      enumerate(blobs)))  # fmt: skip
+    return _rate(len(blobs), sum(map(len, blobs)), time.monotonic() - t)
 
 
 def bench(args: argparse.Namespace) -> dict:
@@ -103,18 +117,11 @@ def bench(args: argparse.Namespace) -> dict:
 
         client = OrthancClient(pacs.client_config())
         ids = client.get_json("/instances")
-        blobs = [b"".join(client.instance_file(i)) for i in ids]
-        nbytes = sum(map(len, blobs))
         s3 = boto3.client("s3", endpoint_url=moto.url, region_name="us-east-1")
         conc = out["concurrency"]
 
-        testbed.make_bucket(moto.url, "floor")
-        t = time.monotonic()
-        with ThreadPoolExecutor(conc) as pool:
-            list(pool.map(lambda ib: s3.put_object(Bucket="floor", Key=f"raw/{ib[0]}", Body=ib[1]),
-                          enumerate(blobs)))  # fmt: skip
-        out["floor_raw_put"] = _rate(len(blobs), nbytes, time.monotonic() - t)
-        del blobs
+        out["floor_raw_put"] = _raw_put_floor(s3, client, moto.url, "floor", conc)
+        nbytes = out["floor_raw_put"]["bytes"]
 
         testbed.make_bucket(moto.url, "sequential")
         t = time.monotonic()
@@ -128,18 +135,19 @@ def bench(args: argparse.Namespace) -> dict:
         sa, rss_a = _migrate_process(pacs, moto, "migrate-a", work / "a.sqlite", work / "a.json")
         out["migrate_a"] = {**_rate(sa["counts"]["uploaded"], sa["bytes"], sa["duration_s"]),
                             "upload_phase": _rate(sa["counts"]["uploaded"], sa["bytes"], sa["upload_seconds"]),
-                            "peak_rss_kib": rss_a, "ok": sa["ok"]}  # fmt: skip
+                            "peak_rss_kib": rss_a, "cpu_seconds": sa["cpu_seconds"], "ok": sa["ok"]}  # fmt: skip
 
         more = generate(ArchiveSpec(studies=args.studies * (args.scale - 1), ct_slices=args.ct,
                                     mr_slices=args.mr, multiframe=1, frames=8, seed=2), work / "more")  # fmt: skip
         _cstore(pacs, more)
         total = len(paths) + len(more)
+        out["floor_raw_put_b"] = _raw_put_floor(s3, client, moto.url, "floor-b", conc)
         testbed.make_bucket(moto.url, "migrate-b")
         print(f"bench-migrate: radshield migrate (archive B: {total} instances)")
         sb, rss_b = _migrate_process(pacs, moto, "migrate-b", work / "b.sqlite", work / "b.json")
         out["migrate_b"] = {**_rate(sb["counts"]["uploaded"], sb["bytes"], sb["duration_s"]),
                             "upload_phase": _rate(sb["counts"]["uploaded"], sb["bytes"], sb["upload_seconds"]),
-                            "peak_rss_kib": rss_b, "ok": sb["ok"]}  # fmt: skip
+                            "peak_rss_kib": rss_b, "cpu_seconds": sb["cpu_seconds"], "ok": sb["ok"]}  # fmt: skip
 
         # Restore archive A's studies over DICOM TLS C-STORE into the emptied Orthanc.
         for sid in client.get_json("/studies"):
@@ -166,6 +174,9 @@ def bench(args: argparse.Namespace) -> dict:
     out["ratios"] = {
         "migrate_vs_raw_put_instances": round(m["instances_per_s"] / f1["instances_per_s"], 3),
         "migrate_vs_raw_put_mb": round(m["mb_per_s"] / f1["mb_per_s"], 3),
+        "migrate_b_vs_raw_put_b_instances": round(
+            out["migrate_b"]["instances_per_s"] / out["floor_raw_put_b"]["instances_per_s"], 3
+        ),
         "migrate_vs_sequential_get_put": round(m["instances_per_s"] / f2["instances_per_s"], 3),
         "peak_rss_b_over_a": round(out["migrate_b"]["peak_rss_kib"] / m["peak_rss_kib"], 3),
         "archive_b_over_a": round(out["migrate_b"]["instances"] / max(m["instances"], 1), 3),
@@ -191,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2, default=str) + "\n")
     print(f"\n{'':34}{'inst/s':>9}{'MB/s':>9}")
-    for label, k in (("raw boto3 put_object (floor)", "floor_raw_put"),
+    for label, k in (("raw boto3 put_object (floor A)", "floor_raw_put"),
+                     ("raw boto3 put_object (floor B)", "floor_raw_put_b"),
                      ("sequential GET+PUT loop", "floor_sequential_get_put"),
                      ("radshield migrate (A)", "migrate_a"), ("radshield migrate (B)", "migrate_b"),
                      ("raw C-STORE (floor)", "raw_cstore"), ("radshield restore --via dicom", "restore_dicom")):  # fmt: skip
@@ -201,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  migrate / raw put floor          {r['migrate_vs_raw_put_instances']:.2f} (goal >= 0.80)"
     )
+    print(f"  migrate B / raw put floor B      {r['migrate_b_vs_raw_put_b_instances']:.2f}")
     print(f"  migrate / sequential GET+PUT     {r['migrate_vs_sequential_get_put']:.2f}")
     print(f"  restore (C-STORE) / raw C-STORE  {r['restore_dicom_vs_raw_cstore']:.2f}")
     print(

@@ -108,6 +108,9 @@ def migrate_main(argv: list[str]) -> int:
                    help="HEAD each object after its PUT before marking it verified (S3 already "
                    "checks the SHA-256 on arrival; --verify reads every object back later)")  # fmt: skip
     a = p.parse_args(argv)
+    from radshield.migrate.util import bound_malloc  # noqa: PLC0415
+
+    bound_malloc()  # a process-wide allocator setting: the CLI's to make, not the library's
     try:
         if a.verify:
             from radshield.migrate.verify import verify  # noqa: PLC0415
@@ -172,6 +175,10 @@ def restore_main(argv: list[str]) -> int:
     d.add_argument("--server-name", help="name to verify in the PACS certificate")
     a = p.parse_args(argv)
     from urllib.parse import urlsplit  # noqa: PLC0415
+
+    from radshield.migrate.util import bound_malloc  # noqa: PLC0415
+
+    bound_malloc()
 
     from radshield.migrate.restore import restore  # noqa: PLC0415
 

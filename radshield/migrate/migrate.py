@@ -18,13 +18,21 @@ from radshield.migrate import s3target
 from radshield.migrate.config import MigrateConfig, MigrateError, RefusedError
 from radshield.migrate.ledger import Ledger
 from radshield.migrate.orthanc import OrthancClient, OrthancError
-from radshield.migrate.util import Counter, HashingSpool, Progress, retry, write_summary
+from radshield.migrate.util import (
+    Counter,
+    HashingSpool,
+    Progress,
+    retry,
+    write_summary,
+)
 
 STUDIES_PAGE = 100
 CHANGES_PAGE = 1000
 
 
 def transient(exc: BaseException) -> bool:
+    if isinstance(exc, s3target.ObjectExists):
+        return False
     if isinstance(exc, OrthancError):
         return exc.transient
     if isinstance(exc, RefusedError):
@@ -185,7 +193,6 @@ class Migration:
                 size=spool.size,
                 sha256=sha,
                 body_sha256=spool.body.hexdigest(),
-                md5=spool.md5.hexdigest(),
                 sop_class=spool.meta.get("sop_class"),
                 transfer_syntax=spool.meta.get("transfer_syntax"),
             )
@@ -193,7 +200,18 @@ class Migration:
                 result.update(state="verified", version_id=existing.version_id, error=None)
                 return {**result, "_skipped": True, "_bytes": 0}
             memo.update(sha256=sha, size=spool.size, sent=True, result=dict(result))
-            stored = s3target.put(self.s3, bucket, key, spool.file, spool.size, sha, self.kms_key)
+            try:
+                stored = s3target.put(
+                    self.s3, bucket, key, spool.file, spool.size, sha, self.kms_key
+                )
+            except s3target.ObjectExists:
+                there = s3target.head(self.s3, bucket, key)
+                if there is None or there.checksum_hex != sha:
+                    raise s3target.ObjectExists(
+                        f"another object (SHA-256 {there.checksum_hex if there else '?'}) is already "
+                        f"at {key}; not overwritten: inspect it (radshield migrate --verify)"
+                    ) from None
+                stored = s3target.Stored(there.version_id, sha)  # our PUT had arrived already
         finally:
             spool.close()
         if stored.checksum_hex != sha:  # S3 checked our SHA-256 on arrival and echoes it
@@ -274,7 +292,7 @@ class Migration:
             retry(
                 lambda d=data, k=key, s=sha: s3target.put(
                     self.s3, self.cfg.s3.bucket, k, io.BytesIO(d), len(d), s, self.kms_key,
-                    "application/json",
+                    "application/json", create_only=False,
                 ),
                 self.cfg.retries, self.cfg.backoff, transient, self.retries,
             )  # fmt: skip

@@ -25,7 +25,14 @@ from radshield.migrate.config import MigrateError, RefusedError, RestoreConfig
 from radshield.migrate.ledger import Ledger
 from radshield.migrate.migrate import transient
 from radshield.migrate.orthanc import OrthancClient
-from radshield.migrate.util import Counter, HashingSpool, Progress, retry, write_summary
+from radshield.migrate.util import (
+    Counter,
+    HashingSpool,
+    Progress,
+    body_sha256_of_file,
+    retry,
+    write_summary,
+)
 
 
 def _read_manifest(s3: Any, bucket: str, key: str) -> dict:
@@ -100,26 +107,26 @@ class Restore:
                 assoc.release()
 
     # ------------------------------------------------------------------ one instance
-    def _in_target(self, inst: dict) -> str | None:
-        """The Orthanc ID of this instance in the target when its checksum is right."""
+    def _in_target(self, inst: dict, md5: str | None = None) -> str | None:
+        """The Orthanc ID of this instance in the target when its content is right: the MD5
+        Orthanc stored equals the MD5 of the file just sent (REST), or else the dataset
+        read back hashes to the manifest's body SHA-256 (what survives a C-STORE)."""
         hits = [h for h in self.client.lookup(inst["sop_uid"]) if h.get("Type") == "Instance"]
         for h in hits:
-            if self.cfg.via == "rest":
-                if self.client.instance_md5(h["ID"]) == inst["md5"]:
+            if md5 is not None:
+                if self.client.instance_md5(h["ID"]) == md5:
                     return h["ID"]
-            else:
-                from radshield.migrate.util import body_sha256_of_file  # noqa: PLC0415
-
-                _, body, _ = body_sha256_of_file(self.client.instance_file(h["ID"]))
-                if body == inst["body_sha256"]:
-                    return h["ID"]
+                continue
+            _, body, _ = body_sha256_of_file(self.client.instance_file(h["ID"]))
+            if body == inst["body_sha256"]:
+                return h["ID"]
         return None
 
     def _restore_one(self, inst: dict, contexts: list[tuple[str, str]]) -> dict:
         found = self._in_target(inst)
         if found:
             return {"key": inst["key"], "state": "verified", "target_id": found, "_sent": 0}
-        spool = HashingSpool(self.cfg.spool_bytes)
+        spool = HashingSpool(self.cfg.spool_bytes, md5=self.cfg.via == "rest")
         try:
             obj = self.s3.get_object(
                 Bucket=self.cfg.s3.bucket, Key=inst["key"], ChecksumMode="ENABLED"
@@ -151,7 +158,7 @@ class Restore:
                         )
         finally:
             spool.close()
-        found = self._in_target(inst)
+        found = self._in_target(inst, spool.md5.hexdigest() if spool.md5 else None)
         if not found:
             raise MigrateError(f"{inst['sop_uid']} is not in the target with the right checksum")
         return {"key": inst["key"], "state": "verified", "target_id": found, "_sent": spool.size}

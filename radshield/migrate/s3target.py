@@ -138,6 +138,10 @@ def preflight(s3: Any, kms: Any, cfg: S3Config) -> TargetCheck:
     return chk
 
 
+class ObjectExists(MigrateError):
+    """A conditional PUT (If-None-Match: *) found an object at the key already."""
+
+
 @dataclass
 class Stored:
     version_id: str | None
@@ -156,8 +160,13 @@ def put(
     sha256_hex: str,
     kms_key: str | None,
     ctype: str = "application/dicom",
+    create_only: bool = True,
 ) -> Stored:
-    """PUT with SSE-KMS and a SHA-256 that S3 checks on arrival (BadDigest otherwise)."""
+    """PUT with SSE-KMS and a SHA-256 that S3 checks on arrival (BadDigest otherwise).
+
+    `create_only` sends If-None-Match: * so that S3 never stores a second version of an
+    instance: a PUT retried after it had in fact arrived (by botocore or by us), or an
+    object already at the key, answers 412 and raises ObjectExists instead."""
     args: dict[str, Any] = {
         "Bucket": bucket,
         "Key": key,
@@ -170,7 +179,14 @@ def put(
     }
     if kms_key:
         args["SSEKMSKeyId"] = kms_key
-    resp = s3.put_object(**args)
+    if create_only:
+        args["IfNoneMatch"] = "*"
+    try:
+        resp = s3.put_object(**args)
+    except ClientError as exc:
+        if _code(exc) in ("PreconditionFailed", "412"):
+            raise ObjectExists(f"an object already exists at {key}") from exc
+        raise
     got = resp.get("ChecksumSHA256")
     if got and hex_of_b64(got) != sha256_hex:
         raise MigrateError(f"S3 answered checksum {got} for {key}, expected {sha256_hex}")

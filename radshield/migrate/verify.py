@@ -36,27 +36,37 @@ def _check(cfg: VerifyConfig, s3: Any, client: OrthancClient | None, row: Any) -
         )
     if got.sse != "aws:kms":
         out["problems"].append(f"not encrypted with SSE-KMS ({got.sse})")
+    md5 = None
     if cfg.full_object:
-        h = hashlib.sha256()
+        h, m = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
         body = s3.get_object(Bucket=cfg.s3.bucket, Key=key)["Body"]
         for chunk in iter(lambda: body.read(1024 * 1024), b""):
             h.update(chunk)
+            m.update(chunk)
             out["bytes"] += len(chunk)
+        md5 = m.hexdigest()
         if h.hexdigest() != row["sha256"]:
             out["problems"].append(
                 f"object content hashes to {h.hexdigest()}, ledger {row['sha256']}"
             )
     if client is not None:
+        # The source: the instance is still in Orthanc with the migrated size; with
+        # --full-object, the MD5 Orthanc stored for it equals the MD5 of the S3 object.
         try:
-            md5 = client.instance_md5(row["orthanc_id"])
+            size = client.instance(row["orthanc_id"]).get("FileSize")
+            src_md5 = client.instance_md5(row["orthanc_id"]) if md5 else None
         except OrthancError as exc:
             if exc.status == 404:
                 out["source_missing"] = True
             else:
                 out["problems"].append(f"source check failed: {exc}")
         else:
-            if md5 != row["md5"]:
-                out["problems"].append(f"source MD5 {md5} differs from the ledger's {row['md5']}")
+            if size is not None and size != row["size"]:
+                out["problems"].append(
+                    f"source size {size} differs from the ledger's {row['size']}"
+                )
+            if md5 and src_md5 != md5:
+                out["problems"].append(f"source MD5 {src_md5} differs from the S3 object's {md5}")
     return out
 
 
