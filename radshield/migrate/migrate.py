@@ -200,10 +200,11 @@ class Migration:
                 result.update(state="verified", version_id=existing.version_id, error=None)
                 return {**result, "_skipped": True, "_bytes": 0}
             memo.update(sha256=sha, size=spool.size, sent=True, result=dict(result))
+            # An instance that fits the in-memory spool goes as bytes (one send, as the raw
+            # floor does); a bigger one streams from its spool file on disk.
+            body = spool.file.read() if spool.size <= cfg.spool_bytes else spool.file
             try:
-                stored = s3target.put(
-                    self.s3, bucket, key, spool.file, spool.size, sha, self.kms_key
-                )
+                stored = s3target.put(self.s3, bucket, key, body, spool.size, sha, self.kms_key)
             except s3target.ObjectExists:
                 there = s3target.head(self.s3, bucket, key)
                 if there is None or there.checksum_hex != sha:

@@ -155,7 +155,7 @@ def put(
     s3: Any,
     bucket: str,
     key: str,
-    body: BinaryIO,
+    body: BinaryIO | bytes,
     size: int,
     sha256_hex: str,
     kms_key: str | None,
