@@ -90,3 +90,27 @@ def test_restore_by_date_range(archive, pacs, moto, new_bucket, make_cfg, tmp_pa
                     for x in (dcmread(p, stop_before_pixels=True) for p in archive)} if d[1] == dates[0]
     )  # fmt: skip
     assert summary["counts"]["sent"] == 0  # all still there: verified in place, nothing sent
+
+
+def test_restore_into_a_new_orthanc(archive, pacs, moto, new_bucket, make_cfg, workdir, tmp_path):
+    """The PACS rebuilt from nothing (a second Orthanc + nginx from the same role): every
+    instance comes back with the source's SHA-256, without the migration's ledger."""
+    from radshield.migrate import testbed
+
+    bucket, _ = new_bucket()
+    cfg = make_cfg(bucket)
+    assert migrate(cfg)["ok"]
+    before = {sop: hashlib.sha256(b).hexdigest() for sop, b in source_files(pacs).items()}
+    new = testbed.Pacs(workdir, name="rebuilt")
+    new.render()
+    new.start()
+    try:
+        rcfg = RestoreConfig(orthanc=new.client_config(), s3=cfg.s3, ledger=tmp_path / "new.sqlite",
+                             all_studies=True, progress=False)  # fmt: skip
+        summary = restore(rcfg)
+        assert summary["ok"], summary["failures"]
+        assert summary["counts"]["sent"] == len(before)
+        after = {sop: hashlib.sha256(b).hexdigest() for sop, b in source_files(new).items()}
+        assert after == before
+    finally:
+        new.close()
