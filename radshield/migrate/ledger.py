@@ -1,7 +1,8 @@
 """The migration ledger: SQLite in WAL mode, one row per instance, written by one thread.
 
-States: pending -> uploading (a PUT may be in flight) -> uploaded (S3 accepted it) ->
-verified (read back from S3 with the same SHA-256). A run killed at any moment leaves
+States: pending -> uploading (a PUT may be in flight) -> verified (S3 confirmed the
+SHA-256 it checked on arrival; with --readback, also read back); failed (retried by the
+next run); gone (deleted from Orthanc before it was migrated: not retried, reported). A run killed at any moment leaves
 rows in one of these states; the next run resumes from them (an 'uploading' row is first
 looked up in S3, so an object that did arrive is not uploaded twice).
 """
@@ -127,6 +128,12 @@ class Ledger:
                 ":sop_uid, :key, :updated)",
                 [{**r, "updated": time.time()} for r in rows],
             )
+            # an instance deleted from Orthanc before it was migrated ('gone') and sent
+            # to Orthanc again is migrated again
+            self.db.executemany(
+                "UPDATE instances SET state='pending', error=NULL WHERE orthanc_id=? AND state='gone'",
+                [(r["orthanc_id"],) for r in rows],
+            )
             new = self.db.total_changes - before
             studies = {(r["study_uid"], r["study_id"]) for r in rows}
             if new:
@@ -143,7 +150,7 @@ class Ledger:
 
     def todo(self, after_rowid: int, limit: int) -> list[sqlite3.Row]:
         return self.db.execute(
-            "SELECT rowid, * FROM instances WHERE state != 'verified' AND rowid > ? "
+            "SELECT rowid, * FROM instances WHERE state NOT IN ('verified', 'gone') AND rowid > ? "
             "ORDER BY rowid LIMIT ?",
             (after_rowid, limit),
         ).fetchall()
@@ -183,12 +190,14 @@ class Ledger:
     def dirty_studies(self) -> list[sqlite3.Row]:
         return self.db.execute(
             "SELECT s.study_uid, s.study_id FROM studies s WHERE s.manifest_dirty=1 AND NOT EXISTS "
-            "(SELECT 1 FROM instances i WHERE i.study_uid=s.study_uid AND i.state!='verified')"
+            "(SELECT 1 FROM instances i WHERE i.study_uid=s.study_uid AND i.state NOT IN ('verified', 'gone'))"
         ).fetchall()
 
     def study_instances(self, study_uid: str) -> list[sqlite3.Row]:
         return self.db.execute(
-            "SELECT * FROM instances WHERE study_uid=? ORDER BY series_uid, sop_uid", (study_uid,)
+            "SELECT * FROM instances WHERE study_uid=? AND state='verified' "
+            "ORDER BY series_uid, sop_uid",
+            (study_uid,),
         ).fetchall()
 
     def manifest_written(self, study_uid: str) -> None:

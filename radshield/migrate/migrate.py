@@ -239,12 +239,10 @@ class Migration:
                 self.stop,
             )
         except OrthancError as exc:
-            reason = (
-                "instance no longer in Orthanc (deleted at the source)"
-                if exc.status == 404
-                else str(exc)
-            )
-            return {"orthanc_id": row["orthanc_id"], "state": "failed", "error": reason}
+            if exc.status == 404:
+                return {"orthanc_id": row["orthanc_id"], "state": "gone",
+                        "error": "deleted from Orthanc before it was migrated"}  # fmt: skip
+            return {"orthanc_id": row["orthanc_id"], "state": "failed", "error": str(exc)}
         except RefusedError:
             raise
         except Exception as exc:  # noqa: BLE001 - recorded per instance, the run goes on
@@ -263,6 +261,9 @@ class Migration:
             except OrthancError:
                 tags = {}
             rows = ledger.study_instances(study["study_uid"])
+            if not rows:
+                ledger.manifest_written(study["study_uid"])
+                continue
             manifest = {
                 "format": "radshield-manifest-1",
                 "study_uid": study["study_uid"],
@@ -346,16 +347,17 @@ class Migration:
             retries=self.retries.value,
             unsafe_target=unsafe,
             concurrency=cfg.concurrency,
-            ok=not failures and counts.get("verified", 0) == sum(counts.values()),
+            ok=not failures
+            and counts.get("verified", 0) + counts.get("gone", 0) == sum(counts.values()),
         )
         write_summary(summary, cfg.summary_json)
         return summary
 
     def _upload_all(self, ledger: Ledger) -> dict:
         cfg = self.cfg
-        total = sum(v for k, v in ledger.counts().items() if k != "verified")
+        total = sum(v for k, v in ledger.counts().items() if k not in ("verified", "gone"))
         progress = Progress("migrate", cfg.progress, total)
-        uploaded = skipped = failed = nbytes = 0
+        uploaded = skipped = failed = gone = nbytes = 0
         t0 = time.monotonic()
         window = max(2, cfg.concurrency * 2)
         after = 0
@@ -395,6 +397,9 @@ class Migration:
                             failed += 1
                             progress.update(failed=1)
                             res["attempts"] = 1
+                        elif res["state"] == "gone":
+                            gone += 1
+                            progress.update(1)
                         elif res.pop("_skipped", False):
                             skipped += 1
                             progress.update(1)
@@ -415,7 +420,12 @@ class Migration:
         progress.close()
         dt = max(time.monotonic() - t0, 1e-9)
         return {
-            "counts": {"uploaded": uploaded, "already_there": skipped, "failed": failed},
+            "counts": {
+                "uploaded": uploaded,
+                "already_there": skipped,
+                "failed": failed,
+                "deleted_at_source": gone,
+            },
             "bytes": nbytes,
             "upload_seconds": round(dt, 3),
             "instances_per_s": round(uploaded / dt, 2),

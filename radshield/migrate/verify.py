@@ -18,6 +18,9 @@ from radshield.migrate.util import Progress, write_summary
 def _check(cfg: VerifyConfig, s3: Any, client: OrthancClient | None, row: Any) -> dict:
     key = row["key"]
     out: dict[str, Any] = {"key": key, "sop_uid": row["sop_uid"], "problems": [], "bytes": 0}
+    if row["state"] == "gone":
+        out["gone"] = True
+        return out
     if row["state"] != "verified":
         out["problems"].append(f"not migrated (ledger state {row['state']}: {row['error'] or ''})")
         return out
@@ -93,7 +96,7 @@ def verify(cfg: VerifyConfig) -> dict:
     ledger = Ledger(cfg.ledger)
     bucket = ledger.get("bucket")
     failures: list[dict] = []
-    checked = source_missing = nbytes = 0
+    checked = source_missing = gone = nbytes = 0
     try:
         if bucket and bucket != cfg.s3.bucket:
             raise RefusedError(
@@ -106,6 +109,7 @@ def verify(cfg: VerifyConfig) -> dict:
                 checked += 1
                 nbytes += res["bytes"]
                 source_missing += bool(res.get("source_missing"))
+                gone += bool(res.get("gone"))
                 if res["problems"]:
                     failures.append(
                         {
@@ -127,9 +131,10 @@ def verify(cfg: VerifyConfig) -> dict:
         "full_object": cfg.full_object,
         "source_checked": client is not None,
         "counts": {
-            "checked": checked,
+            "checked": checked - gone,
             "mismatched": len(failures),
             "source_missing": source_missing,
+            "deleted_before_migration": gone,
         },
         "bytes": nbytes,
         "failures": failures,

@@ -150,3 +150,28 @@ def test_incremental_run_finds_new_studies_through_changes(
     assert nightly["counts"]["uploaded"] == len(new)
     assert nightly["manifests_written"] == 1
     assert_archive_complete(pacs, moto, bucket, cfg.ledger)
+
+
+def test_instance_deleted_at_the_source_is_reported_not_retried(
+    archive, pacs, moto, new_bucket, make_cfg
+):
+    """An instance recorded in the ledger but deleted from Orthanc before its upload (Orthanc
+    answers 404): reported as deleted at the source, not a failure, not retried next run."""
+    bucket, _ = new_bucket()
+    cfg = make_cfg(bucket)
+    assert migrate(cfg)["ok"]
+    db = sqlite3.connect(cfg.ledger)
+    with db:
+        db.execute(
+            "INSERT INTO instances(orthanc_id, study_id, study_uid, series_uid, sop_uid, key) "
+            "VALUES ('00000000-deadbeef-00000000-00000000-00000000', 's', '1.2.3', '1.2.3.4', "
+            "'1.2.3.4.5', 'radshield/dicom/1.2.3/1.2.3.4/1.2.3.4.5.dcm')"
+        )
+    db.close()
+    second = migrate(cfg)
+    assert second["ok"], second
+    assert second["counts"]["deleted_at_source"] == 1 and second["counts"]["uploaded"] == 0
+    third = migrate(cfg)
+    assert third["ok"] and third["counts"]["deleted_at_source"] == 0
+    v = verify(VerifyConfig(orthanc=pacs.client_config(), s3=cfg.s3, ledger=cfg.ledger))
+    assert v["ok"] and v["counts"]["deleted_before_migration"] == 1, v
