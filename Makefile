@@ -21,7 +21,7 @@ export ANSIBLE_DEPRECATION_WARNINGS := False
 endif
 
 .PHONY: help setup lab lab-up lab-down lab-status ping harden check assess probe report \
-        lint unit lab-test molecule test bench clean
+        lint unit migrate-test lab-test molecule test bench bench-migrate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ lint: ## ruff, yamllint, ansible-lint (production profile)
 unit: ## fast tests, no podman: lab module, roles rendered, controls, assess/report, Pulumi mocks, policies
 	$(BIN)/pytest -q tests/unit tests/infra
 
+migrate-test: ## archive migration against real Orthanc + nginx + moto_server on loopback (no podman)
+	$(BIN)/pytest -q tests/migrate
+
 lab-test: ## pristine-system setup test, lab lifecycle, then hardened hosts proved from outside
 	$(BIN)/pytest -q tests/pristine
 	$(BIN)/pytest -q tests/lifecycle
@@ -86,10 +89,13 @@ lab-test: ## pristine-system setup test, lab lifecycle, then hardened hosts prov
 molecule: ## every role's molecule scenario (check, converge, idempotence, verify)
 	$(BIN)/pytest -q tests/molecule
 
-test: setup lint unit lab-test molecule ## the whole suite, as CI runs it
+test: setup lint unit migrate-test lab-test molecule ## the whole suite, as CI runs it
 
 bench: setup ## wall times: ansible setup (floor), harden cold and warm, assess, make lab warm; ratios
 	$(BIN)/python -m radshield.bench
+
+bench-migrate: setup ## migrate/restore throughput vs raw put_object, GET+PUT loop and C-STORE floors; peak RSS
+	$(BIN)/python -m radshield.migrate.bench
 
 clean: lab-down ## lab-down plus caches (keeps the venv and the image)
 	rm -rf .pytest_cache .ruff_cache $(REPORTS)

@@ -11,6 +11,9 @@ COMMANDS = {
     "(pass / fail / not applicable with the reason); exit 3 when a critical control fails",
     "probe": "try what an attacker tries, with real clients from untrusted and trusted hosts",
     "report": "write report.html and report.json from before/after assessments and probes",
+    "migrate": "copy the Orthanc archive into the archive bucket (SSE-KMS, checksummed, "
+    "resumable, incremental); --verify checks every migrated object",
+    "restore": "bring studies back from the archive bucket into an Orthanc (REST or DICOM TLS)",
 }
 
 
@@ -41,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         from radshield import assess  # noqa: PLC0415
 
         return assess.main(rest)
+    if command in ("migrate", "restore"):
+        from radshield.migrate import cli as mcli  # noqa: PLC0415
+
+        return mcli.migrate_main(rest) if command == "migrate" else mcli.restore_main(rest)
     if command == "probe":
         from radshield import probe  # noqa: PLC0415
 
