@@ -40,6 +40,8 @@ def _packages(packages):
     if isinstance(packages, dict):
         if "packages" in packages and isinstance(packages["packages"], dict):
             packages = packages["packages"]  # the whole registered result
+        elif "skipped" in packages or "changed" in packages:
+            return {}  # a registered result without packages (a skipped task)
         return packages
     if packages is None:
         return {}
