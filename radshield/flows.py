@@ -50,6 +50,7 @@ VARS = (
     "radshield_flows",
     "radshield_waivers",
     "radshield_internet_facing",
+    "radshield_untrusted_segments",
 )
 PROTECTION = {  # name -> (colour, words)
     "strong": ("#2e7d32", "encrypted and authenticated"),
@@ -233,25 +234,18 @@ def declared_flows(inv: hostvars.Inventory, segs: dict, addrs: dict) -> list[dic
                 )
             for r in rules:
                 ports = r.get("port") if isinstance(r.get("port"), list) else [r.get("port")]
-                for port in ports:
+                for dest, port in [(d, p) for d in r.get("to") or ["any"] for p in ports]:
+                    dest = str(dest)
+                    dst = OUTSIDE if dest == "any" else (_owner(dest.split("/")[0], addrs) or dest)
+                    seg = dest if dest in segs else _seg_of(dest.split("/")[0], segs)
                     enc = int(port) == 443
                     auth = "server certificate" if enc else "none"
                     if r.get("service") == "updates" and not enc:
                         auth = "none (packages signed, apt checks them)"
                     flows.append(
-                        _flow(
-                            ws,
-                            OUTSIDE,
-                            port,
-                            r.get("proto", "tcp"),
-                            r.get("service", "?"),
-                            None,
-                            enc,
-                            auth,
-                            "outbound",
-                            f"{ws}: workstation outbound",
-                        )
-                    )
+                        _flow(ws, dst, port, r.get("proto", "tcp"), r.get("service", "?"), seg,
+                              enc, auth, "outbound", f"{ws}: workstation outbound")
+                    )  # fmt: skip
     admins = sorted(h for h in inv.hosts if h in groups.get("jump_hosts", []))
     for host in sorted(h for h in inv.hosts if _managed(inv, h)):
         hv = inv.hosts[host]
@@ -464,6 +458,7 @@ def derive(inv: hostvars.Inventory, probes: dict | None = None) -> dict[str, Any
                 "addresses": addrs.get(host, {}),
                 "managed": _managed(inv, host),
                 "internet_facing": bool(hv.get("radshield_internet_facing")),
+                "in_inventory": True,
                 "firewall_rules": list(hv.get("host_firewall_allow") or [])
                 if _role(inv, host, "host_firewall")
                 else [],
@@ -481,6 +476,7 @@ def derive(inv: hostvars.Inventory, probes: dict | None = None) -> dict[str, Any
                 "managed": False,
                 "internet_facing": False,
                 "firewall_rules": [],
+                "in_inventory": False,
             }
         )
     return {
@@ -490,6 +486,13 @@ def derive(inv: hostvars.Inventory, probes: dict | None = None) -> dict[str, Any
             allflows, key=lambda f: (not f["declared"], f["destination"], f["source"], f["port"])
         ),
         "undeclared": [f["id"] for f in undeclared],
+        "untrusted_segments": sorted(
+            {
+                str(x)
+                for hv in inv.hosts.values()
+                for x in hv.get("radshield_untrusted_segments") or []
+            }
+        ),
     }
 
 

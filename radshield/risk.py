@@ -72,13 +72,15 @@ def impact_control(groups: list[str], severity: str) -> tuple[int, str]:
 def segment_exposure(segment: str | None, flowmap: dict, untrusted: set[str]) -> tuple[int, str]:
     """G-1: who can start an attack from a segment.
 
-    5 any address / the internet; 4 a segment with untrusted (unmanaged) devices; 2 the
+    5 any address / the internet; 4 a segment with untrusted devices (an inventory host radshield
+    does not manage, e.g. the group ``untrusted``, or a segment named in
+    ``radshield_untrusted_segments``); 2 the
     management segment (a jump host and no untrusted device: admins only); 3 any other internal
     segment (managed hosts only)."""
     if segment in (None, "any", "outside"):
         return 5, "any address (internet)"
     nodes = [n for n in flowmap.get("nodes", []) if segment in n["segments"]]
-    if segment in untrusted or any(not n["managed"] for n in nodes):
+    if segment in untrusted or any(not n["managed"] and n.get("in_inventory", True) for n in nodes):
         return 4, f"segment {segment} has untrusted devices"
     if any("jump_hosts" in n["groups"] for n in nodes):
         return 2, f"segment {segment}: administrators only"
@@ -178,7 +180,7 @@ def register(
     """The register, sorted: score (L x I), then the 800-30 level, impact, host, id."""
     flowmap = flowmap or {"segments": {}, "nodes": [], "flows": []}
     rules = inv_rules or {n["host"]: n.get("firewall_rules", []) for n in flowmap["nodes"]}
-    untrusted = set()
+    untrusted = set(flowmap.get("untrusted_segments", []))
     for n in flowmap.get("nodes", []):
         if UNTRUSTED_GROUP in n["groups"]:
             untrusted.update(n["segments"])
