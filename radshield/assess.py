@@ -760,6 +760,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--controls", default=str(ctl.CONTROLS_DIR), help="control table directory")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary on stdout")
     # --- risk assessment (#14): waivers and history live in radshield/waivers.py, history.py
+    p.epilog = (
+        "Waivers: a control listed in the inventory's radshield_waivers for a host is reported "
+        "as 'waived' (never 'pass') with its justification; an expired or malformed waiver "
+        "stops assess with exit 2 before anything runs, naming it."
+    )
     p.add_argument(
         "--history",
         metavar="DIR",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import jsonschema
 import pytest
 
@@ -77,3 +80,18 @@ def test_report_with_history_lists_drift_first_and_draws_the_chart(tmp_path):
         < page.index('id="flow-table"')
     )
     assert '<svg id="history-chart"' in page and page.count('class="series"') == 3
+
+
+SYSTEMD = fx.ROOT / "contrib" / "systemd"
+
+
+def test_the_nightly_units_run_assess_then_drift():
+    service = (SYSTEMD / "radshield-drift.service").read_text()
+    starts = [line for line in service.splitlines() if line.startswith("ExecStart=")]
+    assert "assess" in starts[0] and "--history" in starts[0] and "drift --history" in starts[1]
+    assert "OnCalendar=" in (SYSTEMD / "radshield-drift.timer").read_text()
+    analyze = shutil.which("systemd-analyze")
+    if analyze:
+        proc = subprocess.run([analyze, "verify", *map(str, sorted(SYSTEMD.glob("radshield-drift.*")))],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
