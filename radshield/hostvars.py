@@ -61,6 +61,7 @@ def load(
         raise InventoryError(f"Ansible is not importable ({exc}); run `make setup`") from exc
     loader = DataLoader()
     try:
+        _vault_secrets(loader)
         inv = InventoryManager(loader=loader, sources=[str(path)])
         vm = VariableManager(loader=loader, inventory=inv)
         defaults = _role_defaults(loader, roles_dir)
@@ -72,7 +73,10 @@ def load(
     for name, group in sorted(inv.groups.items()):
         out.groups[name] = sorted(h.name for h in group.get_hosts())
     for host in sorted(inv.hosts.values(), key=lambda h: h.name):
-        raw = {**defaults, **vm.get_vars(host=host, include_hostvars=False)}
+        try:
+            raw = {**defaults, **vm.get_vars(host=host, include_hostvars=False)}
+        except AnsibleError as exc:
+            raise InventoryError(f"{host.name}: cannot read its variables: {exc}") from exc
         templar = Templar(loader=loader, variables=raw)
         wanted = [k for k in raw if k in names or any(k.startswith(p) for p in prefixes)]
         resolved: dict[str, Any] = {}
@@ -89,6 +93,22 @@ def load(
         )
         out.hosts[host.name] = resolved
     return out
+
+
+def _vault_secrets(loader: Any) -> None:
+    """The vault password files/ids of ansible.cfg or the environment, as ansible-inventory uses."""
+    from ansible import constants as C  # noqa: PLC0415, N812
+    from ansible.cli import CLI  # noqa: PLC0415
+
+    files = [C.DEFAULT_VAULT_PASSWORD_FILE] if C.DEFAULT_VAULT_PASSWORD_FILE else []
+    ids = list(C.DEFAULT_VAULT_IDENTITY_LIST or [])
+    if files or ids:
+        loader.set_vault_secrets(
+            CLI.setup_vault_secrets(
+                loader, vault_ids=ids, vault_password_files=files, ask_vault_pass=False,
+                auto_prompt=False,
+            )
+        )  # fmt: skip
 
 
 def _plain(value: Any) -> Any:

@@ -174,3 +174,26 @@ def test_the_role_side_filter_through_ansible(tmp_path):
                 "radshield_waivers[0] (ssh.password_auth_off): expired on 2020-01-31"
                 in proc.stdout + proc.stderr
             )
+
+
+def test_vaulted_inventory_reads_with_the_configured_password_file(tmp_path, monkeypatch):
+    """A practice keeps secrets in Vault: the inventory API uses the vault password file of
+    ansible.cfg / ANSIBLE_VAULT_PASSWORD_FILE, and says so when there is none."""
+    inv = tmp_path / "inv"
+    shutil.copytree(fx.INVENTORY.parent, inv)
+    secret = inv / "group_vars" / "all" / "vault.yml"
+    secret.write_text("vault_orthanc_admin_password: not-a-real-one\n")
+    (tmp_path / "pw").write_text("test-only\n")
+    vault = Path(sys.executable).parent / "ansible-vault"
+    subprocess.run([str(vault), "encrypt", "--vault-password-file", str(tmp_path / "pw"), str(secret)],
+                   check=True, capture_output=True, env=assess._env())  # fmt: skip
+    monkeypatch.delenv("ANSIBLE_VAULT_PASSWORD_FILE", raising=False)
+    with pytest.raises(waivers.hostvars.InventoryError, match="vault password"):
+        waivers.check(inv / "hosts.yml", None, KNOWN, TODAY)
+    monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(tmp_path / "pw"))
+    from ansible import constants  # noqa: PLC0415
+
+    monkeypatch.setattr(constants, "DEFAULT_VAULT_PASSWORD_FILE", str(tmp_path / "pw"))
+    found = waivers.check(inv / "hosts.yml", None, KNOWN, TODAY)
+    assert [w["control"] for w in found["mod-01"]] == ["ssh.password_auth_off"]
+    assert found["mod-01"][0]["days_left"] == (datetime.date(2099, 12, 31) - TODAY).days
