@@ -499,14 +499,25 @@ def derive(inv: hostvars.Inventory, probes: dict | None = None) -> dict[str, Any
 # ---------------------------------------------------------------------------- SVG
 
 
+def _edge(cx: float, cy: float, x: float, y: float, hw: float, hh: float) -> tuple[float, float]:
+    """Where the segment from (cx, cy) to the centre (x, y) of a hw x hh box enters it."""
+    dx, dy = x - cx, y - cy
+    if dx == 0 and dy == 0:
+        return x, y
+    t = min(hw / abs(dx) if dx else float("inf"), hh / abs(dy) if dy else float("inf"))
+    return x - dx * t, y - dy * t
+
+
 def svg(flowmap: dict) -> str:
     """Inline SVG: segments as zones (columns), hosts as nodes, flows as coloured arrows."""
     zones = list(flowmap["segments"]) + ["other"]
     nodes = flowmap["nodes"]
     home: dict[str, str] = {}
     for n in nodes:
-        segs = [s for s in n["segments"] if s in zones and s != "mgmt"] or n["segments"]
-        home[n["host"]] = segs[0] if segs and segs[0] in zones else "other"
+        # a host on several segments sits in the first zone it is on (mgmt last: every host is)
+        segs = [z for z in zones if z in n["segments"] and z != "mgmt"]
+        segs = segs or [z for z in zones if z in n["segments"]]
+        home[n["host"]] = segs[0] if segs else "other"
     zones = [z for z in zones if any(v == z for v in home.values())]
     zw, nh, top, gap = 230, 34, 50, 26
     width = max(len(zones), 1) * (zw + 30) + 30
@@ -516,8 +527,10 @@ def svg(flowmap: dict) -> str:
         members = sorted(h for h, v in home.items() if v == z)
         rows = max(rows, len(members))
         for i, h in enumerate(members):
-            pos[h] = (30 + zi * (zw + 30) + zw / 2, top + 30 + i * (nh + gap) + nh / 2)
-    height = top + 40 + max(rows, 1) * (nh + gap) + 110
+            # odd zones half a row lower: a line between two zones passes between their nodes
+            stagger = (nh + gap) / 2 if zi % 2 else 0
+            pos[h] = (30 + zi * (zw + 30) + zw / 2, top + 30 + stagger + i * (nh + gap) + nh / 2)
+    height = top + 40 + max(rows, 1) * (nh + gap) + (nh + gap) / 2 + 110
     out = [
         f'<svg id="flow-map" class="flowmap" role="img" xmlns="http://www.w3.org/2000/svg" '
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
@@ -547,12 +560,15 @@ def svg(flowmap: dict) -> str:
         if f["source"] in pos and f["destination"] in pos and f["source"] != f["destination"]:
             pairs.setdefault((f["source"], f["destination"]), []).append(f)
     rank = ["undeclared", "none", "partial", "strong"]
+    nodes_by_name = {n["host"] for n in nodes}
     for (s, d), fl in sorted(pairs.items()):
         worst = min((f["protection"] for f in fl), key=rank.index)
         colour = PROTECTION[worst][0]
         (x1, y1), (x2, y2) = pos[s], pos[d]
         bend = 18 if (d, s) in pairs else 0
         mx, my = (x1 + x2) / 2, (y1 + y2) / 2 - bend - (25 if y1 == y2 else 0)
+        if d in nodes_by_name:  # end on the box's edge, where the arrow head shows
+            x2, y2 = _edge(mx, my, x2, y2, 80 + 3, nh / 2 + 3)
         dash = ' stroke-dasharray="6 4"' if worst == "undeclared" else ""
         ports = ", ".join(sorted({f"{f['service']} {f['port']}" for f in fl}))
         out.append(
