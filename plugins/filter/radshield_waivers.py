@@ -133,7 +133,7 @@ def validate(waivers, today, known_controls=None):
 
 def matches(waiver, host, group_names):
     return host in (waiver.get("hosts") or []) or bool(
-        set(waiver.get("groups") or []) & set(group_names or [])
+        set(waiver.get("groups") or []) & (set(group_names or []) | {"all"})
     )
 
 

@@ -45,6 +45,10 @@ def test_valid_waiver_for_hosts_and_groups():
     ]
     assert waivers.core.waivers_for(ws, "pacs-01", ["pacs_servers"], TODAY, KNOWN) == []
     assert waivers.core.waivers_for(None, "pacs-01", [], TODAY, KNOWN) == []
+    every = [waiver(hosts=None, groups=["all"])]  # Ansible's group_names never lists "all"
+    assert waivers.core.waivers_for(every, "pacs-01", ["pacs_servers"], TODAY, KNOWN) == [
+        "ssh.password_auth_off"
+    ]
     # YAML reads an unquoted date as a date; the day of expiry itself is still valid
     assert waivers.core.waivers_for([waiver(expires=TODAY)], "mod-01", [], TODAY, KNOWN)
     assert waivers.days_left(waiver(), TODAY) == 149
