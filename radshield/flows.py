@@ -483,7 +483,7 @@ def derive(inv: hostvars.Inventory, probes: dict | None = None) -> dict[str, Any
         "segments": {k: str(v) for k, v in segs.items()},
         "nodes": nodes,
         "flows": sorted(
-            allflows, key=lambda f: (not f["declared"], f["destination"], f["source"], f["port"])
+            allflows, key=lambda f: (f["declared"], f["destination"], f["source"], f["port"])
         ),
         "undeclared": [f["id"] for f in undeclared],
         "untrusted_segments": sorted(
