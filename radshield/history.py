@@ -64,8 +64,14 @@ def load(directory: str | Path) -> list[dict]:
             raise HistoryError(f"{path} is not a radshield assessment")
         doc["_file"] = path.name
         docs.append(doc)
-    docs.sort(key=lambda x: (str(x.get("generated_at", "")), x["_file"]))
+    docs.sort(key=lambda x: (str(x.get("generated_at", "")), _serial(x["_file"])))
     return docs
+
+
+def _serial(name: str) -> int:
+    """1 for assessment-T-label.json, n for the n-th file of the same second (-n.json)."""
+    m = re.search(r"-(\d+)\.json$", name)
+    return int(m.group(1)) if m else 1
 
 
 def drift(docs: list[dict]) -> list[dict]:

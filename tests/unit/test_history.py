@@ -95,3 +95,14 @@ def test_the_nightly_units_run_assess_then_drift():
         proc = subprocess.run([analyze, "verify", *map(str, sorted(SYSTEMD.glob("radshield-drift.*")))],
                               capture_output=True, text=True, timeout=60)  # fmt: skip
         assert proc.returncode == 0, proc.stderr
+
+
+def test_same_second_assessments_keep_their_order(tmp_path):
+    first = fx.assessment()
+    second = fx.assessment(pacs_01__baseline_banner="fail")
+    for _ in range(2):
+        history.save(first, tmp_path)  # -after.json, -after-2.json
+    history.save(second, tmp_path)  # -after-3.json: the latest, though the same second
+    docs = history.load(tmp_path)
+    assert [d["_file"][-12:] for d in docs] == ["0-after.json", "after-2.json", "after-3.json"]
+    assert [d["id"] for d in history.drift(docs)] == ["baseline.banner"]

@@ -201,3 +201,23 @@ def test_vaulted_inventory_reads_with_the_configured_password_file(tmp_path, mon
     found = waivers.check(inv / "hosts.yml", None, KNOWN, TODAY)
     assert [w["control"] for w in found["mod-01"]] == ["ssh.password_auth_off"]
     assert found["mod-01"][0]["days_left"] == (datetime.date(2099, 12, 31) - TODAY).days
+
+
+def test_assess_history_then_drift_end_to_end(tmp_path, monkeypatch):
+    """assess --history keeps each run; a control broken between two runs is drift (exit 4)."""
+    from radshield import cli, history  # noqa: PLC0415
+
+    monkeypatch.setattr(history, "log", lambda *a: None)
+    inv = _inventory_with(tmp_path, [])
+    hist = tmp_path / "history"
+    assert _assess(tmp_path, inv, _evidence_file(tmp_path), "--history", str(hist))[0] == 0
+    assert cli.main(["drift", "--history", str(hist)]) == 0  # one assessment: nothing to compare
+    broken = _evidence_file(tmp_path, password="yes")
+    assert _assess(tmp_path, inv, broken, "--history", str(hist), "--critical-exit", "0")[0] == 0
+    assert len(list(hist.glob("assessment-*.json"))) == 2  # never overwritten
+    assert cli.main(["drift", "--history", str(hist)]) == 4
+    found = history.drift(history.load(hist))
+    assert {(d["host"], d["id"]) for d in found} == {
+        ("pacs-01", "ssh.password_auth_off"),
+        ("ws-01", "ssh.password_auth_off"),
+    }
