@@ -38,9 +38,9 @@ lab: setup ## the main job: lab up, assess, harden, assess again, probe, report
 	  $(BIN)/radshield assess -i $(INVENTORY) --limit $(LIMIT) --label before --out $(REPORTS)/before.json --critical-exit 0; \
 	fi
 	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/site.yml $(PLAYBOOK_ARGS)
-	$(BIN)/radshield assess -i $(INVENTORY) --limit $(LIMIT) --label after --out $(REPORTS)/after.json --critical-exit 0
+	$(BIN)/radshield assess -i $(INVENTORY) --limit $(LIMIT) --label after --out $(REPORTS)/after.json --critical-exit 0 --history $(REPORTS)/history
 	$(BIN)/radshield probe -i $(INVENTORY) --out $(REPORTS)/probes.json --fail-exit 0
-	$(BIN)/radshield report --before $(REPORTS)/before.json --after $(REPORTS)/after.json --probes $(REPORTS)/probes.json --out-dir $(REPORTS)
+	$(BIN)/radshield report --before $(REPORTS)/before.json --after $(REPORTS)/after.json --probes $(REPORTS)/probes.json --history $(REPORTS)/history --out-dir $(REPORTS)
 	@echo "radshield: report at $(REPORTS)/report.html (machine-readable: $(REPORTS)/report.json)"
 
 lab-up: ## start the lab estate (builds the image once; keeps healthy hosts)

@@ -545,6 +545,18 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--controls", default=str(ctl.CONTROLS_DIR), help="control table directory")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary on stdout")
+    # --- risk assessment (#14): waivers and history live in radshield/waivers.py, history.py
+    p.epilog = (
+        "Waivers: a control listed in the inventory's radshield_waivers for a host is reported "
+        "as 'waived' (never 'pass') with its justification; an expired or malformed waiver "
+        "stops assess with exit 2 before anything runs, naming it."
+    )
+    p.add_argument(
+        "--history",
+        metavar="DIR",
+        help="also keep this assessment in DIR (timestamped file, never overwritten) for "
+        "`radshield report --history` and `radshield drift`",
+    )
     return p
 
 
@@ -554,6 +566,16 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return 0 if exc.code == 0 else 2
     t0 = time.monotonic()
+    # --- risk assessment (#14): every waiver checked before anything runs (exit 2 names it)
+    from radshield import waivers  # noqa: PLC0415
+
+    try:
+        known = {c.id for c in ctl.load(Path(args.controls))}
+        waived = waivers.check(Path(args.inventory), None, known)
+    except (waivers.WaiverError, ctl.ControlTableError, waivers.hostvars.InventoryError) as exc:
+        print(f"radshield assess: {exc}", file=sys.stderr)
+        return 2
+    # --- end of the waiver check
     try:
         doc = run(
             Path(args.inventory),
@@ -566,6 +588,11 @@ def main(argv: list[str] | None = None) -> int:
     except (AssessError, OSError, ValueError) as exc:
         print(f"radshield assess: {exc}", file=sys.stderr)
         return 2
+    waivers.apply(doc, waived)  # risk (#14): waived controls are "waived", never "pass"
+    if args.history:  # risk (#14)
+        from radshield import history  # noqa: PLC0415
+
+        print(f"  kept in {history.save(doc, args.history)}")
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)

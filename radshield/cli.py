@@ -10,7 +10,10 @@ COMMANDS = {
     "assess": "decide every control on every host of an inventory, changing nothing "
     "(pass / fail / not applicable with the reason); exit 3 when a critical control fails",
     "probe": "try what an attacker tries, with real clients from untrusted and trusted hosts",
-    "report": "write report.html and report.json from before/after assessments and probes",
+    "report": "write report.html and report.json (and --pdf) from before/after assessments "
+    "and probes: risk register, data-flow map, waivers, drift over time (--history)",
+    "drift": "exit non-zero and log to syslog when a control passed in the previous kept "
+    "assessment and fails in the latest (radshield assess --history DIR; nightly timer)",
     "migrate": "copy the Orthanc archive into the archive bucket (SSE-KMS, checksummed, "
     "resumable, incremental); --verify checks every migrated object",
     "restore": "bring studies back from the archive bucket into an Orthanc (REST or DICOM TLS)",
@@ -22,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="radshield",
         description="Harden, assess and prove the security of a radiology practice's imaging "
-        "estate. Exit codes: 0 ok, 2 usage or input error, 3 a critical control or probe failed.",
+        "estate. Exit codes: 0 ok, 2 usage or input error (also an expired or malformed waiver), "
+        "3 a critical control or probe failed, 4 drift (radshield drift).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, text in COMMANDS.items():
@@ -52,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         from radshield import probe  # noqa: PLC0415
 
         return probe.main(rest)
+    if command == "drift":
+        from radshield import history  # noqa: PLC0415
+
+        return history.main(rest)
     from radshield import report  # noqa: PLC0415
 
     return report.main(rest)

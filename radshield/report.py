@@ -31,6 +31,10 @@ None) and writes:
 
 Exit codes: 0; 3 (``--critical-exit``) when a critical control fails or cannot be assessed
 in the "after" assessment, or a probe failed or could not run; 2 usage or input error.
+
+Schema 2 (risk assessment, #14) adds ``flows`` (the data-flow map of radshield/flows.py, or
+null), ``risks`` (the register of radshield/risk.py, "what to fix first"), ``waivers`` (from
+the assessment) and ``history`` (radshield/history.py, or null), and the status ``waived``.
 """
 
 from __future__ import annotations
@@ -49,9 +53,9 @@ from radshield.controls import HIPAA_SAFEGUARDS
 from radshield.scoring import STATUSES
 from radshield.scoring import score as _score
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: flows, risks, waivers, history (risk assessment, #14); status waived
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-STATUS_RANK = {"fail": 0, "error": 1, "pass": 2, "not_applicable": 3}
+STATUS_RANK = {"fail": 0, "error": 1, "waived": 2, "pass": 3, "not_applicable": 4}
 
 
 class ReportError(Exception):
@@ -65,6 +69,66 @@ _counts = {
 }
 _score_schema = {"type": ["number", "null"], "minimum": 0, "maximum": 100}
 _status = {"enum": list(STATUSES)}
+_level = {"type": "integer", "minimum": 1, "maximum": 5}
+_FLOW_SCHEMA = {
+    "type": "object",
+    "required": ["id", "source", "destination", "port", "proto", "service", "encrypted",
+                 "auth", "declared", "declared_by", "firewall", "observed", "protection"],
+    "properties": {
+        "port": {"type": "integer"},
+        "proto": {"enum": ["tcp", "udp"]},
+        "encrypted": {"type": "boolean"},
+        "declared": {"type": "boolean"},
+        "firewall": {"enum": ["admitted", "dropped", "no host firewall"]},
+        "observed": {"enum": ["allowed_encrypted", "allowed", "blocked", "probe_failed",
+                              "not_probed"]},
+        "protection": {"enum": ["strong", "partial", "none", "undeclared"]},
+    },
+}  # fmt: skip
+_FLOWS_SCHEMA = {
+    "type": "object",
+    "required": ["segments", "nodes", "flows", "undeclared"],
+    "properties": {
+        "segments": {"type": "object", "additionalProperties": {"type": "string"}},
+        "nodes": {"type": "array", "items": {"type": "object", "required": ["host", "segments"]}},
+        "flows": {"type": "array", "items": _FLOW_SCHEMA},
+        "undeclared": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_RISK_SCHEMA = {
+    "type": "object",
+    "required": ["rank", "id", "kind", "host", "ref", "title", "likelihood", "likelihood_why",
+                 "impact", "impact_why", "score", "level", "action"],
+    "properties": {
+        "rank": {"type": "integer", "minimum": 1},
+        "kind": {"enum": ["control", "not_assessed", "waived", "updates", "undeclared_flow",
+                          "probe"]},
+        "likelihood": _level,
+        "impact": _level,
+        "score": {"type": "integer", "minimum": 1, "maximum": 25},
+        "level": {"enum": ["Very Low", "Low", "Moderate", "High", "Very High"]},
+    },
+}  # fmt: skip
+_WAIVER_SCHEMA = {
+    "type": "object",
+    "required": ["name", "control", "justification", "owner", "expires", "days_left",
+                 "compensating_control", "applies_to"],
+    "properties": {
+        "expires": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+        "days_left": {"type": "integer", "minimum": 0},
+        "applies_to": {"type": "array", "items": {"type": "string"}},
+    },
+}  # fmt: skip
+_HISTORY_SCHEMA = {
+    "type": "object",
+    "required": ["assessments", "series", "drift"],
+    "properties": {
+        "assessments": {"type": "array"},
+        "series": {"type": "object"},
+        "drift": {"type": "array", "items": {"type": "object",
+                                             "required": ["host", "id", "passed_at", "failed_at"]}},
+    },
+}  # fmt: skip
 REPORT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "radshield report",
@@ -79,6 +143,10 @@ REPORT_SCHEMA: dict[str, Any] = {
         "hipaa",
         "results",
         "probes",
+        "flows",
+        "risks",
+        "waivers",
+        "history",
     ],
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},
@@ -194,6 +262,10 @@ REPORT_SCHEMA: dict[str, Any] = {
                 "properties": {"result": {"enum": ["pass", "fail", "error"]}},
             },
         },
+        "flows": {"oneOf": [{"type": "null"}, _FLOWS_SCHEMA]},
+        "risks": {"type": "array", "items": _RISK_SCHEMA},
+        "waivers": {"type": "array", "items": _WAIVER_SCHEMA},
+        "history": {"oneOf": [{"type": "null"}, _HISTORY_SCHEMA]},
     },
 }
 
@@ -225,8 +297,15 @@ def _zero() -> dict[str, int]:
 # ------------------------------------------------------------------------------ build
 
 
-def build(before: dict | None, after: dict, probes: dict | None, critical_exit: int = 3) -> dict:
-    """The report document (report.json) from the inputs."""
+def build(
+    before: dict | None,
+    after: dict,
+    probes: dict | None,
+    critical_exit: int = 3,
+    flowmap: dict | None = None,
+    hist: dict | None = None,
+) -> dict:
+    """The report document (report.json) from the inputs (flow map and history optional)."""
     meta = {**(before or {}).get("controls", {}), **after["controls"]}
     hosts, results = [], []
     hipaa_after: dict[str, dict[str, int]] = {}
@@ -242,8 +321,8 @@ def build(before: dict | None, after: dict, probes: dict | None, critical_exit: 
                 else None,
                 "score_before": hb["score"] if hb else None,
                 "score_after": h["score"],
-                "counts_before": hb["counts"] if hb else None,
-                "counts_after": h["counts"],
+                "counts_before": {**_zero(), **hb["counts"]} if hb else None,
+                "counts_after": {**_zero(), **h["counts"]},
             }
         )
         before_status = {r["id"]: r["status"] for r in hb["results"]} if hb else {}
@@ -304,6 +383,8 @@ def build(before: dict | None, after: dict, probes: dict | None, critical_exit: 
         if r["severity"] == "critical" and r["status"] in ("fail", "error")
     ]
     bad = bool(critical or probe_counts["fail"] or probe_counts["error"])
+    from radshield import risk  # noqa: PLC0415 - risk assessment (#14)
+
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": "radshield.report",
@@ -326,6 +407,11 @@ def build(before: dict | None, after: dict, probes: dict | None, critical_exit: 
         "hipaa": hipaa,
         "results": results,
         "probes": probe_rows,
+        # risk assessment (#14): flow map, risk register, waivers, history
+        "flows": flowmap,
+        "risks": risk.register(after, flowmap, probes),
+        "waivers": after.get("waivers", []),
+        "history": hist,
     }
 
 
@@ -392,6 +478,13 @@ th{background:#f5f5f5}
 .sev-low{background:#ddd;border-radius:3px;padding:0 .3em}
 rect.before{fill:#9e9e9e} rect.after{fill:#2e7d32}
 .reason{color:#555;font-size:.9em;word-break:break-word}
+.s-waived{color:#6a1b9a}
+.lvl{border-radius:3px;padding:0 .35em;white-space:nowrap}
+.lvl-very-high{background:#b71c1c;color:#fff}.lvl-high{background:#e65100;color:#fff}
+.lvl-moderate{background:#f9a825}.lvl-low{background:#c5e1a5}.lvl-very-low{background:#eee}
+.p-strong{color:#2e7d32}.p-partial{color:#ef6c00}.p-none{color:#c62828}.p-undeclared{color:#6a1b9a;font-weight:600}
+.drift{background:#fff3e0;border-left:6px solid #ef6c00;padding:.5em 1em}
+@media print{details{display:block} h2{break-after:avoid} table{break-inside:auto} tr{break-inside:avoid}}
 .muted{color:#666} .legend span{display:inline-block;width:1em;height:1em;vertical-align:middle;margin:0 .3em 0 1em}
 </style></head><body>
 <h1>radshield security report</h1>
@@ -406,6 +499,47 @@ assessment “{{ r.labels.after }}”{% if r.labels.before %} compared with “{
 {% else %}
 <div class="verdict good" id="verdict"><strong>No critical control fails</strong>{% if r.probes %} and every attack simulation was stopped{% endif %}.
 Overall score {{ pct(r.summary.score_after) }}{% if r.summary.score_before is not none %} (was {{ pct(r.summary.score_before) }}){% endif %}.</div>
+{% endif %}
+
+{% if r.history and r.history.drift %}
+<h2 id="drift">Drift: passed before, fail now</h2>
+<div class="drift"><table id="drift-table"><tr><th>Host</th><th>Control</th><th>Severity</th><th>Passed</th><th>Fails since</th><th>What was found</th></tr>
+{% for d in r.history.drift %}<tr><td>{{ d.host }}</td><td><strong>{{ d.title }}</strong><br><span class="muted">{{ d.id }}</span></td><td><span class="sev-{{ d.severity }}">{{ d.severity }}</span></td><td>{{ d.passed_at }}</td><td>{{ d.failed_at }}</td><td class="reason">{{ d.reason }}</td></tr>
+{% endfor %}</table></div>
+{% endif %}
+
+<h2 id="fix-first">What to fix first: the risk register</h2>
+<p class="muted">Every finding (failed or unassessed control, waived control, undeclared flow, failed probe, pending updates) as a risk: likelihood and impact 1-5 after NIST SP 800-30 Rev. 1 (Appendices G, H, I; rules in docs/risk-method.md), sorted by likelihood × impact.</p>
+{% if r.risks %}
+<table id="risk-register"><tr><th>#</th><th>Risk</th><th>Host</th><th>Likelihood</th><th>Impact</th><th>L×I</th><th>Level</th><th>Action</th></tr>
+{% for k in r.risks %}<tr><td>{{ k.rank }}</td><td><strong>{{ k.title }}</strong><br><span class="muted">{{ k.kind }} · {{ k.ref }}</span></td><td>{{ k.host }}</td>
+<td>{{ k.likelihood }}<br><span class="reason">{{ k.likelihood_why }}</span></td><td>{{ k.impact }}<br><span class="reason">{{ k.impact_why }}</span></td>
+<td><strong>{{ k.score }}</strong></td><td><span class="lvl lvl-{{ k.level|lower|replace(' ', '-') }}">{{ k.level }}</span></td><td>{{ k.action }}</td></tr>
+{% endfor %}</table>
+{% else %}<p>No finding: nothing to fix.</p>{% endif %}
+
+<h2 id="flows">Data flows</h2>
+{% if r.flows %}
+<p class="muted">Derived from the inventory (segments, Orthanc's modalities, workstations, SSH administration, outbound rules, radshield_flows) and checked against each host's firewall and the probes.</p>
+{{ flow_svg|safe }}
+<table id="flow-table"><tr><th>From</th><th>To</th><th>Port</th><th>Service</th><th>Encrypted</th><th>Authenticated by</th><th>Firewall</th><th>Observed</th><th>Declared by</th></tr>
+{% for f in r.flows.flows %}<tr><td>{{ f.source }}</td><td>{{ f.destination }}</td><td>{{ f.port }}/{{ f.proto }}</td><td>{{ f.service }}<br><span class="muted">{{ f.purpose }}</span></td>
+<td class="p-{{ f.protection }}">{{ 'yes' if f.encrypted else 'no' }}</td><td>{{ f.auth }}</td><td>{{ f.firewall }}</td><td>{{ observed_words[f.observed] }}</td>
+<td class="{{ 'p-undeclared' if not f.declared else 'muted' }}">{{ f.declared_by if f.declared else 'UNDECLARED: ' ~ f.declared_by }}</td></tr>
+{% endfor %}</table>
+{% else %}<p class="muted">No inventory was given (radshield report --inventory): no flow map.</p>{% endif %}
+
+<h2 id="waivers">Waivers</h2>
+{% if r.waivers %}
+<table id="waiver-table"><tr><th>Waiver</th><th>Hosts</th><th>Justification</th><th>Owner</th><th>Compensating control</th><th>Expires</th><th>Days left</th></tr>
+{% for w in r.waivers %}<tr><td><strong>{{ w.control }}</strong><br><span class="muted">{{ w.name }}</span></td><td>{{ w.applies_to|join(', ') }}</td><td>{{ w.justification }}</td><td>{{ w.owner }}</td><td>{{ w.compensating_control }}</td><td>{{ w.expires }}</td><td class="{{ 's-fail' if w.days_left < 30 else '' }}">{{ w.days_left }}</td></tr>
+{% endfor %}</table>
+{% else %}<p class="muted">No control is waived.</p>{% endif %}
+
+{% if r.history %}
+<h2 id="history">Score per host over time</h2>
+<p class="muted">{{ r.history.assessments|length }} assessment(s) kept.</p>
+{{ history_svg|safe }}
 {% endif %}
 
 <h2 id="chart">Score per host, before and after hardening</h2>
@@ -436,7 +570,14 @@ Overall score {{ pct(r.summary.score_after) }}{% if r.summary.score_before is no
 <td class="status s-{{ x.status }}">{{ 'FAILED' if x.status == 'fail' else 'NOT ASSESSED' }}</td>
 <td>{{ x.remediation }}</td><td class="reason">{{ x.reason }}</td></tr>
 {% endfor %}</table>
-{% else %}<p>Nothing: every applicable control is met.</p>{% endif %}
+{% endif %}
+{% set waived = r.results|selectattr('status', 'eq', 'waived')|list %}
+{% if waived %}
+<table id="waived-table"><tr><th>Host</th><th>Control</th><th>Severity</th><th>Status</th><th>Why</th></tr>
+{% for x in waived %}<tr><td>{{ x.host }}</td><td><strong>{{ x.title }}</strong><br><span class="muted">{{ x.id }}</span></td><td><span class="sev-{{ x.severity }}">{{ x.severity }}</span></td><td class="status s-waived">WAIVED</td><td class="reason">{{ x.reason }}</td></tr>
+{% endfor %}</table>
+{% endif %}
+{% if not todo %}<p>Nothing: every applicable control is met.</p>{% endif %}
 
 <h2 id="probes">Attack simulations</h2>
 {% if r.probes %}
@@ -463,6 +604,8 @@ Overall score {{ pct(r.summary.score_after) }}{% if r.summary.score_before is no
 
 
 def render_html(report: dict) -> str:
+    from radshield import flows, history  # noqa: PLC0415 - risk assessment (#14)
+
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     labels = (report["labels"]["before"] or "before", report["labels"]["after"])
     host_chart = _bar_chart(
@@ -475,6 +618,9 @@ def render_html(report: dict) -> str:
         r=report,
         host_chart=host_chart,
         hipaa_chart=hipaa_chart,
+        flow_svg=flows.svg(report["flows"]) if report["flows"] else "",
+        history_svg=history.svg(report["history"]) if report["history"] else "",
+        observed_words=flows.OBSERVED_WORDS,
         pct=lambda v: "n/a" if v is None else f"{v:.0f}%",
     )
 
@@ -485,19 +631,56 @@ def write_report(
     probes_json: str | Path | dict | None,
     out_dir: str | Path,
     critical_exit: int = 3,
+    inventory: str | Path | None = None,
+    history_dir: str | Path | None = None,
+    pdf: bool = False,
 ) -> dict:
-    """Write report.html and report.json into out_dir; return the report document."""
+    """Write report.html and report.json into out_dir; return the report document.
+
+    ``inventory``: the flow map is derived from it (default: the inventory the 'after'
+    assessment names, when that file exists). ``history_dir``: kept assessments (drift and
+    the score over time). ``pdf``: also print report.pdf with headless Chromium."""
     before = _load(before_json, "radshield.assessment")
     after = _load(after_json, "radshield.assessment")
     if after is None:
         raise ReportError("an 'after' (current) assessment is required")
     probes = _load(probes_json, "radshield.probes")
-    report = build(before, after, probes, critical_exit)
+    flowmap, hist = _risk_inputs(after, probes, inventory, history_dir)
+    report = build(before, after, probes, critical_exit, flowmap, hist)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
     (out / "report.html").write_text(render_html(report))
+    if pdf:
+        from radshield import pdf as pdfmod  # noqa: PLC0415
+
+        try:
+            pdfmod.print_pdf(out / "report.html", out / "report.pdf")
+        except pdfmod.PdfError as exc:
+            raise ReportError(str(exc)) from exc
     return report
+
+
+def _risk_inputs(
+    after: dict, probes: dict | None, inventory: str | Path | None, history_dir: str | Path | None
+) -> tuple[dict | None, dict | None]:
+    """The flow map (from the inventory) and the history summary (risk assessment, #14)."""
+    from radshield import flows, history, hostvars  # noqa: PLC0415
+
+    flowmap = None
+    inv_path = inventory or after.get("inventory")
+    if inv_path and (inventory or Path(inv_path).exists()):
+        try:
+            flowmap = flows.derive(flows.load(str(inv_path)), probes)
+        except hostvars.InventoryError as exc:
+            raise ReportError(str(exc)) from exc
+    hist = None
+    if history_dir:
+        try:
+            hist = history.summary(history.load(history_dir))
+        except history.HistoryError as exc:
+            raise ReportError(str(exc)) from exc
+    return flowmap, hist
 
 
 def comparable(report: dict) -> dict:
@@ -523,6 +706,19 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="exit code when a critical control or a probe fails (default 3)",
     )
+    p.add_argument(
+        "-i",
+        "--inventory",
+        help="inventory to derive the data-flow map from (default: the one the --after "
+        "assessment names, when it exists)",
+    )
+    p.add_argument(
+        "--history",
+        metavar="DIR",
+        help="assessments kept by `radshield assess --history DIR`: score per host over time, "
+        "drift (passed before, fails now) listed first",
+    )
+    p.add_argument("--pdf", action="store_true", help="also print report.pdf (headless Chromium)")
     return p
 
 
@@ -532,7 +728,16 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return 0 if exc.code == 0 else 2
     try:
-        rep = write_report(args.before, args.after, args.probes, args.out_dir, args.critical_exit)
+        rep = write_report(
+            args.before,
+            args.after,
+            args.probes,
+            args.out_dir,
+            args.critical_exit,
+            args.inventory,
+            args.history,
+            args.pdf,
+        )
     except ReportError as exc:
         print(f"radshield report: {exc}", file=sys.stderr)
         return 2
@@ -542,6 +747,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{s['failed']} failed, {len(s['critical_failed'])} critical; probes "
         f"{s['probes']['pass']} passed, {s['probes']['fail']} failed; "
         f"wrote {Path(args.out_dir) / 'report.html'} and report.json"
+        + (" and report.pdf" if args.pdf else "")
+        + f"; {len(rep['risks'])} risk(s), top: "
+        + (f"{rep['risks'][0]['title']} ({rep['risks'][0]['score']})" if rep["risks"] else "none")
     )
     return s["exit_code"]
 

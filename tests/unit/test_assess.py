@@ -601,6 +601,7 @@ def test_main_all_pass_exit_0_and_document_shape(tmp_path):
         "fail": 0,
         "not_applicable": 1,
         "error": 0,
+        "waived": 0,
     }
     na = next(r for r in ws["results"] if r["id"] == "ssh.kernel")
     assert na["status"] == "not_applicable" and "container" in na["reason"]

@@ -141,7 +141,10 @@ def test_report_json_matches_schema_and_content(tmp_path):
     on_disk = json.loads((tmp_path / "report.json").read_text())
     assert on_disk == rep
     jsonschema.validate(on_disk, report.REPORT_SCHEMA)
-    assert rep["schema_version"] == 1 and rep["labels"] == {"before": "before", "after": "after"}
+    assert rep["schema_version"] == report.SCHEMA_VERSION and rep["labels"] == {
+        "before": "before",
+        "after": "after",
+    }
     s = rep["summary"]
     assert (s["score_before"], s["score_after"]) == (50.0, 100.0)
     assert s["exit_code"] == 0 and s["critical_failed"] == [] and s["probes"]["pass"] == 1
