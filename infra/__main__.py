@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pulumi
 import pulumi_aws as aws
 from radshield_infra.archive import Archive, ArchiveArgs
@@ -12,32 +9,15 @@ from radshield_infra.audit import Audit, AuditArgs
 from radshield_infra.backup import Backup, BackupArgs
 from radshield_infra.common import AccountInfo
 from radshield_infra.compute import Compute, ComputeArgs
-from radshield_infra.config import KNOWN_KEYS, NS, ConfigValidationError, validate_config
+from radshield_infra.config import ConfigValidationError, read_engine_config, validate_config
 from radshield_infra.connectivity import Connectivity, ConnectivityArgs
 from radshield_infra.keys import Keys, KeysArgs
 from radshield_infra.network import Network, NetworkArgs
 
-
-def _decode(value: str) -> Any:
-    """Structured config arrives as JSON text, plain strings as themselves."""
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
-
-
-def read_raw_config() -> dict[str, Any]:
-    raw: dict[str, Any] = {"aws:region": pulumi.Config("aws").get("region")}
-    cfg = pulumi.Config(NS)
-    for key in KNOWN_KEYS:
-        value = cfg.get(key)
-        if value is not None:
-            raw[f"{NS}:{key}"] = _decode(value)
-    return raw
-
-
 try:
-    conf = validate_config(read_raw_config())
+    # The WHOLE radshield namespace from PULUMI_CONFIG: pulumi.Config cannot list keys, so a
+    # misspelt key would otherwise be ignored instead of refused.
+    conf = validate_config(read_engine_config())
 except ConfigValidationError as exc:
     raise pulumi.RunError(str(exc)) from exc
 
@@ -49,7 +29,15 @@ account = AccountInfo(
 tags = dict(conf.tags)
 env = conf.environment
 
-keys = Keys("keys", KeysArgs(environment=env, account=account, tags=tags))
+keys = Keys(
+    "keys",
+    KeysArgs(
+        environment=env,
+        account=account,
+        deletion_window_days=conf.kms_deletion_window_days,
+        tags=tags,
+    ),
+)
 
 network = Network(
     "network",

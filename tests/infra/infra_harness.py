@@ -9,6 +9,7 @@ its resources before loading the next (the ``stack`` fixture in ``conftest.py`` 
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -148,11 +149,18 @@ class LoadedStack:
         return self.program[name]
 
 
-def load_stack(stack: str) -> LoadedStack:
-    config = stack_config(stack)
-    mocks = RecordingMocks(stack, config["aws:region"])
+def load_stack(stack: str, config: dict[str, Any] | None = None) -> LoadedStack:
+    """Run the program for ``stack`` (``config`` replaces ``Pulumi.<stack>.yaml`` if given).
+
+    The config reaches the program twice, as the engine delivers it: ``pulumi.Config`` and the
+    ``PULUMI_CONFIG`` environment variable (a JSON map of ``"ns:key"`` to string values).
+    """
+    config = stack_config(stack) if config is None else config
+    mocks = RecordingMocks(stack, config.get("aws:region", "eu-west-1"))
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
-    pulumi.runtime.set_all_config(as_engine_config(config))
+    engine_config = as_engine_config(config)
+    pulumi.runtime.set_all_config(engine_config)
+    os.environ["PULUMI_CONFIG"] = json.dumps(engine_config)
     program = runpy.run_path(str(INFRA / "__main__.py"), run_name="__main__")
     # Let every queued registration reach the mocks before the tests look at them.
     pulumi_mocks._sync_await(wait_for_rpcs())
