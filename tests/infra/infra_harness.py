@@ -43,6 +43,7 @@ class Recorded:
     outputs: dict[str, Any]
     urn: str
     property_dependencies: dict[str, list[Any]] = field(default_factory=dict)
+    id: str = ""  # the provider id the mocks answered with
 
     @property
     def tags(self) -> Mapping[str, str]:
@@ -92,7 +93,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state.setdefault("name", inputs.get("name") or f"{name}-0a1b2c")
         urn = f"urn:pulumi:{self.stack}::{PROJECT}::{typ}::{name}"
         if not typ.startswith("pulumi:providers:"):
-            self.resources.append(Recorded(typ, name, inputs, state, urn))
+            self.resources.append(Recorded(typ, name, inputs, state, urn, id=rid))
         return rid, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:

@@ -613,7 +613,8 @@ def test_policy_pack_accepts_the_landing_zone(stack: LoadedStack) -> pulumi.Outp
         resources = list(stack.mocks)
         # Resource policies see inputs; the stack policy sees the outputs after create.
         inputs = [_as_policy_resource(r, r.props) for r in resources]
-        outputs = [_as_policy_resource(r, r.outputs) for r in resources]
+        # Outputs carry the provider id, which references such as routeTableId name.
+        outputs = [_as_policy_resource(r, {**r.outputs, "id": r.id}) for r in resources]
         violations = radshield_policies.run_all(inputs, lambda _: StackValidationArgs(outputs))
         assert violations == []
 
@@ -643,5 +644,26 @@ def test_resource_count(stack: LoadedStack) -> pulumi.Output[Any]:
         # Printed with `pytest -s`; guards against a component silently declaring nothing.
         print(f"\n{stack.name}: {len(aws_resources)} AWS resources")
         assert len(aws_resources) > 100
+
+    return after_registration(stack, check)
+
+
+@pulumi.runtime.test
+def test_policy_pack_accepts_the_landing_zone_through_the_engine(
+    stack: LoadedStack,
+) -> pulumi.Output[Any]:
+    """The same pack, called as the engine calls it (gRPC servicer, Struct properties)."""
+    from policy_engine import Res, analyze, analyze_stack, engine_mode
+
+    def check() -> None:
+        records = [r for r in stack.mocks if r.resource_type.startswith("aws:")]
+        with engine_mode(preview=False):
+            for record in records:
+                found = analyze(Res(record.resource_type, record.props, record.name, stack.name))
+                assert found == [], (record.name, found)
+            outputs = [
+                Res(r.resource_type, {**r.outputs, "id": r.id}, r.name, stack.name) for r in records
+            ]
+            assert analyze_stack(outputs) == []
 
     return after_registration(stack, check)
