@@ -11,6 +11,8 @@ COMMANDS = {
     "(pass / fail / not applicable with the reason); exit 3 when a critical control fails",
     "probe": "try what an attacker tries, with real clients from untrusted and trusted hosts",
     "report": "write report.html and report.json from before/after assessments and probes",
+    "verify-cloud": "read the deployed AWS landing zone (boto3, read-only) and check every "
+    "promise of infra/; writes a cloud assessment, report.json and report.html",
 }
 
 
@@ -45,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         from radshield import probe  # noqa: PLC0415
 
         return probe.main(rest)
+    if command == "verify-cloud":
+        from radshield import verify_cloud  # noqa: PLC0415
+
+        return verify_cloud.main(rest)
     from radshield import report  # noqa: PLC0415
 
     return report.main(rest)

@@ -3,31 +3,46 @@
 #
 # mutmut names a mutant after the module path it derives from the file's place under ./ or
 # src/, and finds a mutant's tests by the module name the tests import. infra/ imports its
-# code as `radshield_infra` and `radshield_policies` (not `infra.radshield_infra`), so the run
+# code as `radshield_infra` and `radshield_policies` (not `infra.radshield_infra`), so each run
 # happens in a staging copy laid out as mutmut expects: src/radshield_infra/,
 # src/radshield_policies.py, infra/ with the program and stack files only, tests/infra/.
-# Nothing in the work tree is mutated. Results: $STAGE/mutants/ and $OUT (summary).
+# Nothing in the work tree is mutated.
+#
+# Three scopes, each with the tests that can kill its mutants (MUTATE_SCOPES to pick):
+#   components  the ComponentResources (keys, buckets, archive, audit, backup, compute,
+#               connectivity, network, baseline, dr): every test of tests/infra
+#   config      radshield_infra/config.py: tests/infra/test_config.py
+#   policy      infra/policy/radshield_policies.py: test_policies.py, test_policy_engine.py
+# Results: reports/mutation/<scope>/{results.txt,summary.txt} and reports/mutation/summary.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=${VENV:-.venv}
-STAGE=${MUTATE_STAGE:-$ROOT/.mutate}
 OUT=${MUTATE_OUT:-$ROOT/reports/mutation}
 JOBS=${MUTATE_JOBS:-$(nproc)}
+SCOPES=${MUTATE_SCOPES:-config policy components}
 
-rm -rf "$STAGE"
-mkdir -p "$STAGE/src" "$STAGE/infra/policy" "$STAGE/tests" "$OUT"
-cp -r infra/radshield_infra "$STAGE/src/"
-cp infra/policy/radshield_policies.py "$STAGE/src/"
-cp infra/__main__.py infra/Pulumi.*.yaml "$STAGE/infra/"
-[[ -d infra/account ]] && cp -r infra/account "$STAGE/infra/"
-cp -r tests/infra "$STAGE/tests/"
-touch "$STAGE/tests/__init__.py"
-find "$STAGE" -name __pycache__ -prune -exec rm -rf {} +
-cat >"$STAGE/pyproject.toml" <<'TOML'
+stage() {  # stage DIR DO_NOT_MUTATE(toml list of globs) TESTS(toml list) test files...
+  local dir=$1 skip=$2 selection=$3; shift 3
+  rm -rf "$dir"
+  mkdir -p "$dir/src" "$dir/infra/policy" "$dir/tests/infra"
+  cp -r infra/radshield_infra "$dir/src/"
+  cp infra/policy/radshield_policies.py "$dir/src/"
+  cp infra/__main__.py infra/Pulumi.*.yaml "$dir/infra/"
+  if [[ -d infra/account ]]; then
+    mkdir -p "$dir/infra/account"
+    cp infra/account/__main__.py infra/account/Pulumi.*.yaml "$dir/infra/account/"
+  fi
+  cp tests/infra/conftest.py tests/infra/infra_harness.py tests/infra/policy_engine.py \
+     "$dir/tests/infra/"
+  for t in "$@"; do cp "tests/infra/$t" "$dir/tests/infra/"; done
+  touch "$dir/tests/__init__.py"
+  find "$dir" -name __pycache__ -prune -exec rm -rf {} +
+  cat >"$dir/pyproject.toml" <<TOML
 [tool.mutmut]
-paths_to_mutate = ["src/"]
-tests_dir = ["tests/infra/"]
+source_paths = ["src/"]
+do_not_mutate = $skip
+pytest_add_cli_args_test_selection = $selection
 also_copy = ["infra/"]
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]
 process_isolation = "forkserver"
@@ -35,11 +50,36 @@ process_isolation = "forkserver"
 [tool.pytest.ini_options]
 testpaths = ["tests/infra"]
 TOML
+}
 
-cd "$STAGE"
-start=$(date +%s)
-"$ROOT/$VENV/bin/mutmut" run --max-children "$JOBS" 2>&1 | tail -n 30 | tee "$OUT/run.log"
-end=$(date +%s)
-"$ROOT/$VENV/bin/mutmut" results --all true >"$OUT/results.txt" 2>&1 || true
-"$ROOT/$VENV/bin/python" "$ROOT/scripts/mutation_summary.py" "$OUT/results.txt" $((end - start)) \
-  | tee "$OUT/summary.txt"
+run() {  # run SCOPE DIR
+  local scope=$1 dir=$2 start end
+  mkdir -p "$OUT/$scope"
+  start=$(date +%s)
+  (cd "$dir" && "$ROOT/$VENV/bin/mutmut" run --max-children "$JOBS" >"$OUT/$scope/run.log" 2>&1) || true
+  end=$(date +%s)
+  (cd "$dir" && "$ROOT/$VENV/bin/mutmut" results --all true >"$OUT/$scope/results.txt" 2>&1) || true
+  "$ROOT/$VENV/bin/python" "$ROOT/scripts/mutation_summary.py" "$OUT/$scope/results.txt" \
+    $((end - start)) >"$OUT/$scope/summary.txt"
+  echo "== $scope"; head -n 20 "$OUT/$scope/summary.txt"
+}
+
+not_components='["src/radshield_infra/config.py", "src/radshield_policies.py"]'
+not_config=$(cd infra/radshield_infra && ls -- *.py | grep -v -e '^config.py$' \
+  | sed 's|^|"src/radshield_infra/|; s|$|"|' | paste -sd, -)
+not_config="[$not_config, \"src/radshield_policies.py\"]"
+not_policy='["src/radshield_infra/*"]'
+all_tests=$(cd tests/infra && ls test_*.py)
+for scope in $SCOPES; do
+  dir="$ROOT/.mutate/$scope"
+  case $scope in
+    components) stage "$dir" "$not_components" '["tests/infra"]' $all_tests ;;
+    config) stage "$dir" "$not_config" '["tests/infra/test_config.py"]' test_config.py ;;
+    policy) stage "$dir" "$not_policy" \
+      '["tests/infra/test_policies.py", "tests/infra/test_policy_engine.py"]' \
+      test_policies.py test_policy_engine.py ;;
+    *) echo "unknown scope $scope" >&2; exit 2 ;;
+  esac
+  run "$scope" "$dir"
+done
+cat "$OUT"/*/summary.txt >"$OUT/summary.txt"
