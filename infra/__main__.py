@@ -76,7 +76,6 @@ audit = Audit(
         environment=env,
         account=account,
         logs_key_arn=keys.logs.arn,
-        ebs_key_arn=keys.ebs.arn,
         archive_bucket_arn=archive.bucket.arn,
         tags=tags,
     ),

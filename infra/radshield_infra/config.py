@@ -559,3 +559,40 @@ def validate_config(raw: Mapping[str, Any]) -> StackConfig:
         kms_deletion_window_days=kms_window,
         tags={"Project": "radshield", "Environment": environment, "ManagedBy": "pulumi"},
     )
+
+
+ACCOUNT_KEYS = ("logRetentionDays", "alarmEmail")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    region: str
+    log_retention_days: int
+    alarm_email: str | None
+
+
+def validate_account_config(raw: Mapping[str, Any]) -> AccountConfig:
+    """Config of the account baseline stack (``infra/account``); the same error style.
+
+    The management trail's log group keeps the production minimum (six years) in every account.
+    """
+    errs = _Collector()
+    for full_key, value in raw.items():
+        if full_key.startswith(f"{NS}:") and full_key[len(NS) + 1 :] not in ACCOUNT_KEYS:
+            near = _nearest(full_key[len(NS) + 1 :], ACCOUNT_KEYS, f"{NS}:")
+            errs.add(full_key, value, f"unknown key; {near}")
+    region = raw.get("aws:region")
+    if not isinstance(region, str) or not _REGION_RE.match(region):
+        errs.add("aws:region", region, "required, an AWS region such as eu-west-1")
+    days = raw.get(_key("logRetentionDays"), PROD_MINIMUMS["logRetentionDays"])
+    if days not in LOG_RETENTION_DAYS or isinstance(days, bool):
+        errs.add(_key("logRetentionDays"), days, f"must be one of {list(LOG_RETENTION_DAYS)}")
+    elif days < PROD_MINIMUMS["logRetentionDays"]:
+        errs.add(_key("logRetentionDays"), days, "minimum is 2192 (six years)")
+    email = raw.get(_key("alarmEmail"))
+    if email is not None and (not isinstance(email, str) or not _EMAIL_RE.match(email)):
+        errs.add(_key("alarmEmail"), email, "expected an e-mail address")
+    if errs.errors:
+        raise ConfigValidationError(errs.errors)
+    return AccountConfig(str(region), int(days), email)

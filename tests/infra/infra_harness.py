@@ -129,9 +129,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return iter(self.resources)
 
 
-def stack_config(stack: str) -> dict[str, Any]:
-    """The ``config:`` block of ``infra/Pulumi.<stack>.yaml`` (typed, as YAML gives it)."""
-    return yaml.safe_load((INFRA / f"Pulumi.{stack}.yaml").read_text())["config"]
+ACCOUNT = INFRA / "account"
+
+
+def stack_config(stack: str, program: Path = INFRA) -> dict[str, Any]:
+    """The ``config:`` block of ``<program>/Pulumi.<stack>.yaml`` (typed, as YAML gives it)."""
+    return yaml.safe_load((program / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
 def as_engine_config(config: Mapping[str, Any]) -> dict[str, str]:
@@ -150,22 +153,24 @@ class LoadedStack:
         return self.program[name]
 
 
-def load_stack(stack: str, config: dict[str, Any] | None = None) -> LoadedStack:
+def load_stack(
+    stack: str, config: dict[str, Any] | None = None, program: Path = INFRA
+) -> LoadedStack:
     """Run the program for ``stack`` (``config`` replaces ``Pulumi.<stack>.yaml`` if given).
 
     The config reaches the program twice, as the engine delivers it: ``pulumi.Config`` and the
     ``PULUMI_CONFIG`` environment variable (a JSON map of ``"ns:key"`` to string values).
     """
-    config = stack_config(stack) if config is None else config
+    config = stack_config(stack, program) if config is None else config
     mocks = RecordingMocks(stack, config.get("aws:region", "eu-west-1"))
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
     engine_config = as_engine_config(config)
     pulumi.runtime.set_all_config(engine_config)
     os.environ["PULUMI_CONFIG"] = json.dumps(engine_config)
-    program = runpy.run_path(str(INFRA / "__main__.py"), run_name="__main__")
+    names = runpy.run_path(str(program / "__main__.py"), run_name="__main__")
     # Let every queued registration reach the mocks before the tests look at them.
     pulumi_mocks._sync_await(wait_for_rpcs())
-    return LoadedStack(stack, config, mocks, program)
+    return LoadedStack(stack, config, mocks, names)
 
 
 def after_registration(stack: LoadedStack, check: Callable[[], Any]) -> pulumi.Output[Any]:

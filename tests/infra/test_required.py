@@ -82,14 +82,6 @@ COUNTS_COMMON = {
     "aws:ec2/customerGateway:CustomerGateway": 1,
     "aws:ec2/vpnConnection:VpnConnection": 1,
     "aws:ec2/vpnGatewayRoutePropagation:VpnGatewayRoutePropagation": 1,
-    # account-wide (to move to the account baseline stack)
-    "aws:cfg/deliveryChannel:DeliveryChannel": 1,
-    "aws:cfg/recorder:Recorder": 1,
-    "aws:cfg/recorderStatus:RecorderStatus": 1,
-    "aws:guardduty/detector:Detector": 1,
-    "aws:ebs/encryptionByDefault:EncryptionByDefault": 1,
-    "aws:ebs/defaultKmsKey:DefaultKmsKey": 1,
-    "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock": 1,
 }
 COUNTS = {
     "dev": COUNTS_COMMON
@@ -111,6 +103,16 @@ COUNTS = {
         "aws:iam/instanceProfile:InstanceProfile": 1,
     },
 }
+ACCOUNT_WIDE = (
+    "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock",
+    "aws:s3control/accountPublicAccessBlock:AccountPublicAccessBlock",
+    "aws:ebs/encryptionByDefault:EncryptionByDefault",
+    "aws:ebs/defaultKmsKey:DefaultKmsKey",
+    "aws:guardduty/detector:Detector",
+    "aws:cfg/recorder:Recorder",
+    "aws:cfg/deliveryChannel:DeliveryChannel",
+    "aws:securityhub/account:Account",
+)
 USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
 GRANTS = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
 TLS_ONLY_CONDITION = {"Bool": {"aws:SecureTransport": "false"}}
@@ -159,7 +161,10 @@ def test_resource_counts_per_type(stack: LoadedStack) -> pulumi.Output[Any]:
         other = {t: n for t, n in counts.items() if not t.startswith("aws:iam/")}
         expected = {t: n for t, n in COUNTS[stack.name].items() if not t.startswith("aws:iam/")}
         assert other == expected
-        assert iam["aws:iam/role:Role"] == (4 if _req(stack)["compute"] else 3)
+        assert iam["aws:iam/role:Role"] == (3 if _req(stack)["compute"] else 2)
+        # account-wide settings belong to the account baseline stack, never to an environment
+        for typ in ACCOUNT_WIDE:
+            assert typ not in counts, typ
 
     return _check(stack, check)
 
@@ -480,13 +485,13 @@ def test_trail(stack: LoadedStack) -> pulumi.Output[Any]:
         assert p["enableLogging"] is True
         assert p["enableLogFileValidation"] is True
         assert p["isMultiRegionTrail"] is True
-        assert p["includeGlobalServiceEvents"] is True
+        assert p["includeGlobalServiceEvents"] is False  # management events: account trail
         assert p["kmsKeyId"] == _key_arn(stack, "logs")
         assert p["s3BucketName"] == _one(stack, "s3/bucket:Bucket", "audit-trail").outputs["bucket"]
         assert p["eventSelectors"] == [
             {
                 "readWriteType": "All",
-                "includeManagementEvents": True,
+                "includeManagementEvents": False,
                 "dataResources": [
                     {
                         "type": "AWS::S3::Object",
@@ -500,13 +505,7 @@ def test_trail(stack: LoadedStack) -> pulumi.Output[Any]:
             f"arn:aws:cloudtrail:{_req(stack)['region']}:{ACCOUNT_ID}:trail/radshield-{stack.name}"
         )
         sids = _sids(_doc(_one(stack, "s3/bucketPolicy:BucketPolicy", "audit-trail-policy")))
-        assert set(sids) == {
-            "DenyInsecureTransport",
-            "CloudTrailAclCheck",
-            "CloudTrailWrite",
-            "ConfigAclCheck",
-            "ConfigWrite",
-        }
+        assert set(sids) == {"DenyInsecureTransport", "CloudTrailAclCheck", "CloudTrailWrite"}
         assert sids["CloudTrailAclCheck"]["Action"] == "s3:GetBucketAcl"
         assert sids["CloudTrailAclCheck"]["Resource"] == arn
         assert sids["CloudTrailAclCheck"]["Condition"] == {
@@ -520,21 +519,8 @@ def test_trail(stack: LoadedStack) -> pulumi.Output[Any]:
                 "s3:x-amz-acl": "bucket-owner-full-control",
             }
         }
-        assert sids["ConfigAclCheck"]["Action"] == ["s3:GetBucketAcl", "s3:ListBucket"]
-        assert sids["ConfigAclCheck"]["Condition"] == {
-            "StringEquals": {"aws:SourceAccount": ACCOUNT_ID}
-        }
-        assert sids["ConfigWrite"]["Resource"] == f"{arn}/config/AWSLogs/{ACCOUNT_ID}/Config/*"
-        assert sids["ConfigWrite"]["Condition"] == {
-            "StringEquals": {
-                "aws:SourceAccount": ACCOUNT_ID,
-                "s3:x-amz-acl": "bucket-owner-full-control",
-            }
-        }
         for sid in ("CloudTrailAclCheck", "CloudTrailWrite"):
             assert sids[sid]["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
-        for sid in ("ConfigAclCheck", "ConfigWrite"):
-            assert sids[sid]["Principal"] == {"Service": "config.amazonaws.com"}
 
     return _check(stack, check)
 
