@@ -11,6 +11,7 @@ from radshield_infra.common import AccountInfo
 from radshield_infra.compute import Compute, ComputeArgs
 from radshield_infra.config import ConfigValidationError, read_engine_config, validate_config
 from radshield_infra.connectivity import Connectivity, ConnectivityArgs
+from radshield_infra.dr import DisasterRecovery, DisasterRecoveryArgs
 from radshield_infra.keys import Keys, KeysArgs
 from radshield_infra.network import Network, NetworkArgs
 
@@ -81,6 +82,28 @@ audit = Audit(
     ),
 )
 
+dr: DisasterRecovery | None = None
+if conf.dr_region:
+    dr = DisasterRecovery(
+        "dr",
+        DisasterRecoveryArgs(
+            environment=env,
+            account=account,
+            dr_region=conf.dr_region,
+            source_bucket_arn=archive.bucket.arn,
+            source_bucket_id=archive.bucket.id,
+            source_key_arn=keys.archive.arn,
+            source_versioning=archive.images.versioning,
+            object_lock_mode=conf.object_lock.mode,
+            object_lock_retention_days=conf.object_lock.retention_days,
+            vault_min_retention_days=conf.backup.vault_min_retention_days,
+            vault_max_retention_days=conf.backup.vault_max_retention_days,
+            vault_changeable_for_days=conf.backup.vault_changeable_for_days,
+            tags=tags,
+        ),
+    )
+    pulumi.export("dr_replica_bucket", dr.replica_bucket.bucket)
+
 backup = Backup(
     "backup",
     BackupArgs(
@@ -92,6 +115,7 @@ backup = Backup(
         vault_min_retention_days=conf.backup.vault_min_retention_days,
         vault_max_retention_days=conf.backup.vault_max_retention_days,
         vault_changeable_for_days=conf.backup.vault_changeable_for_days,
+        copy_vault_arn=dr.vault.arn if dr else None,
         tags=tags,
     ),
 )

@@ -2,8 +2,9 @@
 
 Usage: mutation_summary.py RESULTS_FILE SECONDS. Security-relevant modules are every module
 mutated (the landing zone's components, config validator and policy pack); the score counts
-killed + timeout (+ caught by type check) over all mutants that were run (not "no tests",
-which mutmut reports for code no test reaches: counted as survivors here).
+killed + timeout (+ caught by type check) over the mutants that were run ("no tests", which
+mutmut reports for code no test reaches, counts as a survivor; "not checked" means the run
+was stopped before that mutant and is left out).
 """
 
 from __future__ import annotations
@@ -23,19 +24,21 @@ def main(path: str, seconds: str) -> int:
         name, status = line.rsplit(": ", 1)
         module = name.split(".x")[0].split(".xǁ")[0]
         by_module[module][status] += 1
-        if status not in ("killed", "timeout", "caught by type check"):
+        if status not in ("killed", "timeout", "caught by type check", "not checked"):
             survivors.append(f"{name}: {status}")
     total = collections.Counter()
     print(f"mutation run: {int(seconds)} s")
     for module in sorted(by_module):
         counts = by_module[module]
         total.update(counts)
-        n = sum(counts.values())
+        n = sum(counts.values()) - counts["not checked"]
         dead = counts["killed"] + counts["timeout"] + counts["caught by type check"]
         print(f"{module:40s} {dead:5d}/{n:<5d} {100 * dead / max(n, 1):6.1f}%  {dict(counts)}")
-    n = sum(total.values())
+    n = sum(total.values()) - total["not checked"]
     dead = total["killed"] + total["timeout"] + total["caught by type check"]
     print(f"{'TOTAL':40s} {dead:5d}/{n:<5d} {100 * dead / max(n, 1):6.1f}%")
+    if total["not checked"]:
+        print(f"not run yet (run interrupted): {total['not checked']}")
     print(f"survivors ({len(survivors)}):")
     for s in survivors:
         print(f"  {s}")

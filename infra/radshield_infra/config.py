@@ -39,6 +39,7 @@ KNOWN_KEYS = (
     "backup",
     "compute",
     "kmsDeletionWindowDays",
+    "drRegion",
 )
 # Keys of the structured values; a typo inside one is as silent as a typo at the top level.
 NESTED_KEYS: Mapping[str, tuple[str, ...]] = {
@@ -159,6 +160,7 @@ class StackConfig:
     backup: BackupSettings
     compute: ComputeSettings
     kms_deletion_window_days: int = 30
+    dr_region: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -508,6 +510,15 @@ def validate_config(raw: Mapping[str, Any]) -> StackConfig:
             data_volume_gb=data_gb or 0,
         )
 
+    dr_region = raw.get(_key("drRegion"))
+    if dr_region is not None and (
+        not isinstance(dr_region, str) or not _REGION_RE.match(dr_region) or dr_region == region
+    ):
+        errs.add(_key("drRegion"), dr_region, "expected an AWS region other than aws:region")
+        dr_region = None
+    if environment == PROD_ENVIRONMENT and raw.get(_key("drRegion")) is None:
+        errs.add(_key("drRegion"), None, "production requires a DR region (replica, backup copy)")
+
     if environment == PROD_ENVIRONMENT:
         _prod_minimums(
             errs,
@@ -557,6 +568,7 @@ def validate_config(raw: Mapping[str, Any]) -> StackConfig:
         ),
         compute=compute,
         kms_deletion_window_days=kms_window,
+        dr_region=dr_region,
         tags={"Project": "radshield", "Environment": environment, "ManagedBy": "pulumi"},
     )
 

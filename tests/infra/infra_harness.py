@@ -44,6 +44,7 @@ class Recorded:
     urn: str
     property_dependencies: dict[str, list[Any]] = field(default_factory=dict)
     id: str = ""  # the provider id the mocks answered with
+    provider: str = ""  # "<provider urn>::<id>" when the resource names an explicit provider
 
     @property
     def tags(self) -> Mapping[str, str]:
@@ -57,6 +58,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.stack = stack
         self.region = region
         self.resources: list[Recorded] = []
+        self.providers: list[Recorded] = []
         self.calls: list[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
@@ -92,8 +94,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state.setdefault("arn", arn)
         state.setdefault("name", inputs.get("name") or f"{name}-0a1b2c")
         urn = f"urn:pulumi:{self.stack}::{PROJECT}::{typ}::{name}"
-        if not typ.startswith("pulumi:providers:"):
-            self.resources.append(Recorded(typ, name, inputs, state, urn, id=rid))
+        record = Recorded(typ, name, inputs, state, urn, id=rid, provider=args.provider or "")
+        (self.providers if typ.startswith("pulumi:providers:") else self.resources).append(record)
         return rid, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
@@ -124,6 +126,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
         found = [r for r in self.resources if r.resource_type == typ and r.name == name]
         assert len(found) == 1, f"expected one {typ} named {name}, found {len(found)}"
         return found[0]
+
+    def provider_records(self, name: str) -> list[Recorded]:
+        """Explicit providers (such as the DR region's) by resource name."""
+        return [p for p in self.providers if p.name == name]
 
     def __iter__(self) -> Iterator[Recorded]:
         return iter(self.resources)

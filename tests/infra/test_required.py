@@ -32,6 +32,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
         "lifecycle": [(30, "STANDARD_IA"), (60, "GLACIER_IR"), (180, "DEEP_ARCHIVE")],
         "igw": False,
         "compute": False,
+        "dr_region": None,
     },
     "prod": {
         "region": "us-east-1",
@@ -47,6 +48,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
         "lifecycle": [(30, "STANDARD_IA"), (90, "GLACIER_IR"), (730, "DEEP_ARCHIVE")],
         "igw": True,
         "compute": True,
+        "dr_region": "us-west-2",
     },
 }
 # Resources per type: a component that silently declares one more or one fewer fails here.
@@ -101,6 +103,18 @@ COUNTS = {
         "aws:ebs/volume:Volume": 1,
         "aws:ec2/volumeAttachment:VolumeAttachment": 1,
         "aws:iam/instanceProfile:InstanceProfile": 1,
+        # disaster recovery in the DR region (drRegion)
+        "aws:kms/key:Key": 6,
+        "aws:s3/bucket:Bucket": 4,
+        "aws:s3/bucketVersioning:BucketVersioning": 4,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 4,
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 4,
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls": 4,
+        "aws:s3/bucketPolicy:BucketPolicy": 4,
+        "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": 2,
+        "aws:s3/bucketReplicationConfig:BucketReplicationConfig": 1,
+        "aws:backup/vault:Vault": 2,
+        "aws:backup/vaultLockConfiguration:VaultLockConfiguration": 2,
     },
 }
 ACCOUNT_WIDE = (
@@ -161,7 +175,7 @@ def test_resource_counts_per_type(stack: LoadedStack) -> pulumi.Output[Any]:
         other = {t: n for t, n in counts.items() if not t.startswith("aws:iam/")}
         expected = {t: n for t, n in COUNTS[stack.name].items() if not t.startswith("aws:iam/")}
         assert other == expected
-        assert iam["aws:iam/role:Role"] == (3 if _req(stack)["compute"] else 2)
+        assert iam["aws:iam/role:Role"] == (4 if _req(stack)["compute"] else 2)
         # account-wide settings belong to the account baseline stack, never to an environment
         for typ in ACCOUNT_WIDE:
             assert typ not in counts, typ
@@ -181,7 +195,10 @@ def test_kms_keys(stack: LoadedStack) -> pulumi.Output[Any]:
 
     def check() -> None:
         keys = {r.tags["Purpose"]: r for r in _of(stack, "kms/key:Key")}
-        assert set(keys) == {"archive", "logs", "backup", "ebs"}
+        dr = {"archive-dr", "backup-dr"} if _req(stack)["dr_region"] else set()
+        assert set(keys) == {"archive", "logs", "backup", "ebs"} | dr
+        for purpose in dr:
+            assert keys.pop(purpose).props["enableKeyRotation"] is True
         for purpose, key in keys.items():
             p = key.props
             assert p["enableKeyRotation"] is True
@@ -907,3 +924,119 @@ def test_vpn(stack: LoadedStack) -> pulumi.Output[Any]:
 @pytest.mark.parametrize("stack_name", ["dev", "prod"])
 def test_required_table_is_complete(stack_name: str) -> None:
     assert set(REQUIRED[stack_name]) == set(REQUIRED["dev"])
+
+
+# ----------------------------------------------------------------------- disaster recovery
+@pulumi.runtime.test
+def test_disaster_recovery(stack: LoadedStack) -> pulumi.Output[Any]:
+    dr_region = _req(stack)["dr_region"]
+    mode, days = _req(stack)["object_lock"]
+    want = _req(stack)["backup"]
+
+    def check() -> None:
+        plan_rule = _one(stack, "backup/plan:Plan", "backup-plan").props["rules"][0]
+        if dr_region is None:
+            assert _of(stack, "s3/bucketReplicationConfig:BucketReplicationConfig") == []
+            assert "copyActions" not in plan_rule
+            return
+        [provider] = stack.mocks.provider_records("dr-provider")
+        assert provider.props["region"] == dr_region
+        in_dr = [r.name for r in stack.mocks if "::dr-provider::" in r.provider]
+        assert sorted(in_dr) == sorted(
+            ["dr-archive-key", "dr-backup-key", "dr-images", "dr-images-versioning",
+             "dr-images-sse", "dr-images-public-access-block", "dr-images-ownership",
+             "dr-images-policy", "dr-images-object-lock", "dr-vault", "dr-vault-lock"]
+        )  # fmt: skip
+        dr_key = _one(stack, "kms/key:Key", "dr-archive-key")
+        assert dr_key.props["deletionWindowInDays"] == 30
+        assert f"s3.{dr_region}.amazonaws.com" in dr_key.props["policy"]
+        replica = _one(stack, "s3/bucket:Bucket", "dr-images")
+        assert replica.props["objectLockEnabled"] is True
+        assert replica.tags["Role"] == "replica" and replica.tags["DataClass"] == "imaging"
+        replica_id = replica.outputs["bucket"]
+        sse = _one(
+            stack,
+            "s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            "dr-images-sse",
+        )
+        assert sse.props["rules"][0]["applyServerSideEncryptionByDefault"] == {
+            "sseAlgorithm": "aws:kms",
+            "kmsMasterKeyId": dr_key.outputs["arn"],
+        }
+        assert _one(stack, "s3/bucketVersioning:BucketVersioning", "dr-images-versioning").props[
+            "versioningConfiguration"
+        ] == {"status": "Enabled"}
+        pab = _one(
+            stack,
+            "s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+            "dr-images-public-access-block",
+        )
+        assert all(
+            pab.props[f] is True
+            for f in (
+                "blockPublicAcls",
+                "blockPublicPolicy",
+                "ignorePublicAcls",
+                "restrictPublicBuckets",
+            )
+        )
+        policy = _doc(_one(stack, "s3/bucketPolicy:BucketPolicy", "dr-images-policy"))
+        assert policy["Statement"][0]["Condition"] == TLS_ONLY_CONDITION
+        lock = _one(
+            stack,
+            "s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+            "dr-images-object-lock",
+        )
+        assert lock.props == {
+            "bucket": replica_id,
+            "objectLockEnabled": "Enabled",
+            "rule": {"defaultRetention": {"mode": mode, "days": days}},
+        }
+        [replication] = _of(stack, "s3/bucketReplicationConfig:BucketReplicationConfig")
+        source = _one(stack, "s3/bucket:Bucket", "archive-images")
+        assert replication.props["bucket"] == source.outputs["bucket"]
+        role = _one(stack, "iam/role:Role", "dr-replication-role")
+        assert replication.props["role"] == role.outputs["arn"]
+        assert replication.props["rules"] == [
+            {
+                "id": "imaging-to-dr",
+                "status": "Enabled",
+                "priority": 1,
+                "filter": {},
+                "deleteMarkerReplication": {"status": "Disabled"},
+                "sourceSelectionCriteria": {"sseKmsEncryptedObjects": {"status": "Enabled"}},
+                "destination": {
+                    "bucket": replica.outputs["arn"],
+                    "storageClass": "GLACIER_IR",
+                    "encryptionConfiguration": {"replicaKmsKeyId": dr_key.outputs["arn"]},
+                },
+            }
+        ]
+        statements = _doc(_one(stack, "iam/rolePolicy:RolePolicy", "dr-replication"))["Statement"]
+        assert {
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": _key_arn(stack, "archive"),
+        } in statements
+        assert all(s["Resource"] != "*" for s in statements)
+        vault = _one(stack, "backup/vault:Vault", "dr-vault")
+        assert (
+            vault.props["kmsKeyArn"] == _one(stack, "kms/key:Key", "dr-backup-key").outputs["arn"]
+        )
+        dr_lock = _one(
+            stack, "backup/vaultLockConfiguration:VaultLockConfiguration", "dr-vault-lock"
+        )
+        assert dr_lock.props == {
+            "backupVaultName": f"radshield-{stack.name}-dr",
+            "minRetentionDays": want["min"],
+            "maxRetentionDays": want["max"],
+            "changeableForDays": want["changeable"],
+        }
+        assert plan_rule["copyActions"] == [
+            {
+                "destinationVaultArn": vault.outputs["arn"],
+                "lifecycle": {"deleteAfter": want["delete_after"]},
+            }
+        ]
+
+    return _check(stack, check)

