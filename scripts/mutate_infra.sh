@@ -46,6 +46,15 @@ pytest_add_cli_args_test_selection = $selection
 also_copy = ["infra/"]
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]
 process_isolation = "forkserver"
+# Lines that carry no security property: descriptions, logical resource names, parenting and
+# dependency options, component outputs. Their mutants are left out of the run (and score).
+do_not_mutate_patterns = [
+  '^\s*description=',
+  '^\s*f"\{name\}-[a-z0-9-]*",?\s*$',
+  '^\s*opts=child\(self\),?\s*$',
+  'register_outputs',
+  'super\(\).__init__\(',
+]
 
 [tool.pytest.ini_options]
 testpaths = ["tests/infra"]

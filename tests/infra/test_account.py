@@ -25,7 +25,11 @@ REGION = "us-east-1"
 @pytest.fixture(scope="module")
 def account() -> Iterator[LoadedStack]:
     """Loaded before the dev/prod stacks (this module sorts first; Pulumi's runtime is global)."""
-    yield load_stack("baseline", program=ACCOUNT)
+    from conftest import remember_load_hits
+
+    loaded = load_stack("baseline", program=ACCOUNT)
+    remember_load_hits("account:baseline")
+    yield loaded
 
 
 def _of(stack: LoadedStack, typ: str) -> list[Any]:
