@@ -58,6 +58,13 @@ def test_account_wide_guard_rails(account: LoadedStack) -> pulumi.Output[Any]:
         for key in _of(account, "kms/key:Key"):
             assert key.props["enableKeyRotation"] is True
             assert key.props["deletionWindowInDays"] == 30
+        from radshield_infra.common import AccountInfo
+        from radshield_infra.keys import ebs_key_policy, logs_key_policy
+
+        info = AccountInfo(ACCOUNT_ID, REGION)
+        assert _one(account, "kms/key:Key", "account-logs").props["policy"] == logs_key_policy(info)
+        assert ebs_key.props["policy"] == ebs_key_policy(info)
+        assert {k.tags["Purpose"] for k in _of(account, "kms/key:Key")} == {"logs", "ebs"}
         [detector] = _of(account, "guardduty/detector:Detector")
         assert detector.props["enable"] is True
         assert detector.props["findingPublishingFrequency"] == "FIFTEEN_MINUTES"

@@ -1,0 +1,47 @@
+"""Fixtures of the unit tests that need a local AWS: a moto server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    server = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    if not Path(server).exists():
+        pytest.skip("moto_server not installed (make setup)")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [server, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)  # noqa: S310 - loopback
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("moto_server did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
