@@ -8,6 +8,7 @@ pass silently during preview; outside a preview an unknown security value is ref
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -320,3 +321,170 @@ def test_dev_stack_may_use_governance_and_short_retention() -> None:
         stack="dev",
     )
     assert analyze(lock) == []
+
+
+# ------------------------------------------------- cases found by the mutation run (policy)
+def _route_table(tier: str, name: str, **props: Any) -> Res:
+    return Res(ROUTE_TABLE, {"vpcId": "vpc-1", "tags": {"Tier": tier}, **props}, name)
+
+
+def _route(table: Res, **target: Any) -> Res:
+    props = {"routeTableId": "rtb-" + table.name, "destinationCidrBlock": "0.0.0.0/0", **target}
+    return Res(ROUTE, props, f"route-{table.name}", property_dependencies={"routeTableId": [table]})
+
+
+ROUTE_CASES = {
+    # ingress first: the private table after it must still be checked
+    "igw-by-id-after-ingress": lambda: [
+        (i := _route_table("ingress", "ingress")),
+        _route(i, gatewayId="igw-0aa"),
+        (a := _route_table("app", "app")),
+        _route(a, gatewayId="igw-0aa"),
+    ],
+    "nat-gateway": lambda: [(a := _route_table("data", "data")), _route(a, natGatewayId="nat-0b")],
+    "egress-only-ipv6": lambda: [
+        (a := _route_table("app", "app")),
+        Res(
+            ROUTE,
+            {
+                "routeTableId": "rtb-app",
+                "destinationIpv6CidrBlock": "::/0",
+                "egressOnlyGatewayId": "eigw-1",
+            },
+            "route-v6",
+            property_dependencies={"routeTableId": [a]},
+        ),
+    ],
+    "inline-route": lambda: [
+        _route_table("app", "app", routes=[{"cidrBlock": "0.0.0.0/0", "gatewayId": "igw-0aa"}])
+    ],
+    "untagged-table-is-private": lambda: [
+        (t := Res(ROUTE_TABLE, {"vpcId": "vpc-1"}, "untagged")),
+        _route(t, gatewayId="igw-0aa"),
+    ],
+}
+
+
+@pytest.mark.parametrize("case", sorted(ROUTE_CASES))
+def test_internet_routes_on_private_tables_refused(case: str) -> None:
+    with engine_mode(preview=False):
+        found = analyze_stack(ROUTE_CASES[case]())
+    assert "no-internet-route-private-tiers" in refused(found), found
+    assert len([d for d in found if d.policy == "no-internet-route-private-tiers"]) == 1
+
+
+def test_ingress_table_and_private_routes_to_gateways_pass() -> None:
+    i, a = _route_table("ingress", "ingress"), _route_table("app", "app")
+    resources = [i, _route(i, gatewayId="igw-0aa"), a, _route(a, gatewayId="vgw-1")]
+    with engine_mode(preview=False):
+        assert analyze_stack(resources) == []
+
+
+def test_route_of_an_unresolved_table_is_refused_at_update() -> None:
+    app = _route_table("app", "app")
+    route = Res(
+        ROUTE,
+        {"routeTableId": UNKNOWN, "destinationCidrBlock": "0.0.0.0/0", "gatewayId": "igw-0aa"},
+        "r",
+    )
+    assert analyze_stack([app, route]) == []  # preview: re-checked at update
+    with engine_mode(preview=False):
+        assert "no-internet-route-private-tiers" in refused(analyze_stack([app, route]))
+
+
+def test_every_bucket_is_checked_after_one_without_sse() -> None:
+    bare = Res(BUCKET, {"bucket": "a", "tags": {}}, "a")
+    images = _imaging_bucket("AES256")
+    for r in images:  # all known, as at update
+        r.props = json.loads(json.dumps(r.props).replace(f'"{UNKNOWN}"', '"images"'))
+    with engine_mode(preview=False):
+        found = [d for d in analyze_stack([bare, *images]) if d.policy == "s3-bucket-encrypted"]
+    messages = " ".join(d.message for d in found)
+    assert "a: bucket has an SSE configuration" in messages
+    assert "images: imaging SSE-KMS (got 'AES256')" in messages
+
+
+EXTRA_RESOURCE_CASES = [
+    # a missing number must be refused, not crash into a pass (TypeError on comparison)
+    (
+        "backup-vault-lock",
+        Res(VAULT_LOCK, {k: v for k, v in GOOD_VAULT_LOCK.items() if k != "minRetentionDays"}),
+    ),
+    ("no-open-egress", Res(SG, {"vpcId": UNKNOWN, "egress": UNKNOWN})),
+    (
+        "no-open-ingress",
+        Res(
+            "aws:ec2/securityGroupRule:SecurityGroupRule",
+            {"type": UNKNOWN, "cidrBlocks": ["0.0.0.0/0"]},
+        ),
+    ),
+    (
+        "s3-no-public-access",
+        Res(
+            BUCKET,
+            {
+                "grants": [
+                    {"type": "Group", "uri": "http://acs.amazonaws.com/groups/global/AllUsers"}
+                ]
+            },
+        ),
+    ),
+    (
+        "object-lock-retention",
+        Res(LOCK, GOOD_LOCK | {"rule": {"defaultRetention": {"mode": "COMPLIANCE", "years": 1}}}),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("policy", "bad"), EXTRA_RESOURCE_CASES, ids=[c[0] for c in EXTRA_RESOURCE_CASES]
+)
+def test_more_insecure_resources_refused_at_update(policy: str, bad: Res) -> None:
+    with engine_mode(preview=False):
+        found = analyze(bad)
+    assert policy in refused(found) and advisories(found) == [], found
+
+
+@pytest.mark.parametrize(
+    "good",
+    [
+        Res(
+            LOCK, {"bucket": "b", "rule": {"defaultRetention": {"mode": "COMPLIANCE", "years": 7}}}
+        ),
+        Res(
+            NACL_RULE,
+            GOOD_NACL | {"ruleAction": "deny", "protocol": "-1", "fromPort": 0, "toPort": 0},
+        ),
+        Res(NACL_RULE, GOOD_NACL | {"egress": True, "protocol": "-1", "fromPort": 0, "toPort": 0}),
+        Res(LOG_GROUP, {"name": "g", "kmsKeyId": "arn:aws:kms:k", "retentionInDays": 0}),
+        Res(KEY, {"enableKeyRotation": True}),
+        Res(TRAIL, GOOD_TRAIL | {"kmsKeyId": "k", "s3BucketName": "b"} | {"enableLogging": None}),
+    ],
+    ids=[
+        "lock-years",
+        "nacl-deny",
+        "nacl-egress",
+        "logs-never-expire",
+        "kms-default-window",
+        "trail-default-logging",
+    ],
+)
+def test_compliant_variants_pass_at_update(good: Res) -> None:
+    props = {k: v for k, v in good.props.items() if v is not None}
+    with engine_mode(preview=False):
+        assert analyze(Res(good.type, props, good.name, good.stack)) == []
+
+
+def test_imaging_bucket_with_inline_lock_is_locked() -> None:
+    images = _imaging_bucket("aws:kms")
+    bucket = Res(
+        BUCKET,
+        {"bucket": "images", "tags": {"DataClass": "imaging"}, "objectLockEnabled": True},
+        "images",
+    )
+    rest = [r for r in images[1:] if r.type != LOCK]
+    for r in rest:
+        r.property_dependencies = {"bucket": [bucket]}
+    with engine_mode(preview=False):
+        found = analyze_stack([bucket, *rest])
+    assert "imaging-bucket-integrity" not in refused(found), found
