@@ -269,3 +269,109 @@ def test_account_config_refuses_typos_and_short_retention() -> None:
     raw = copy.deepcopy(stack_config("baseline", ACCOUNT)) | {"radshield:logRetentionDays": 365}
     with pytest.raises(ConfigValidationError, match="minimum is 2192"):
         validate_account_config(raw)
+
+
+@pulumi.runtime.test
+def test_account_role_policies_and_audit_bucket_statements_exactly(
+    account: LoadedStack,
+) -> pulumi.Output[Any]:
+    def doc(typ: str, name: str, key: str = "policy") -> dict[str, Any]:
+        return json.loads(_one(account, typ, name).props[key])
+
+    def check() -> None:
+        bucket = _one(account, "s3/bucket:Bucket", "account-audit").outputs["arn"]
+        logs_key = _one(account, "kms/key:Key", "account-logs").outputs["arn"]
+        group = _one(account, "cloudwatch/logGroup:LogGroup", "account-trail-logs").outputs["arn"]
+        assert doc("iam/rolePolicy:RolePolicy", "account-config-delivery")["Statement"] == [
+            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"{bucket}/config/*"},
+            {"Effect": "Allow", "Action": "s3:GetBucketAcl", "Resource": bucket},
+            {
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": logs_key,
+            },
+        ]
+        assert doc("iam/rolePolicy:RolePolicy", "account-trail-to-logs-write")["Statement"] == [
+            {
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"{group}:*",
+            }
+        ]
+        for role, service in (
+            ("account-config-role", "config.amazonaws.com"),
+            ("account-trail-to-logs", "cloudtrail.amazonaws.com"),
+        ):
+            assert doc("iam/role:Role", role, "assumeRolePolicy")["Statement"] == [
+                {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+            ]
+        [attachment] = _of(account, "iam/rolePolicyAttachment:RolePolicyAttachment")
+        assert (
+            attachment.props["policyArn"] == "arn:aws:iam::aws:policy/service-role/AWS_ConfigRole"
+        )
+        [recorder] = _of(account, "cfg/recorder:Recorder")
+        assert recorder.props["name"] == "radshield"
+        assert (
+            recorder.props["roleArn"]
+            == _one(account, "iam/role:Role", "account-config-role").outputs["arn"]
+        )
+        [channel] = _of(account, "cfg/deliveryChannel:DeliveryChannel")
+        assert channel.props["name"] == "radshield" and channel.props["s3KeyPrefix"] == "config"
+        trail_arn = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT_ID}:trail/radshield-account"
+        statements = doc("s3/bucketPolicy:BucketPolicy", "account-audit-policy")["Statement"]
+        assert statements[1:] == [
+            {
+                "Sid": "CloudTrailAclCheck",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:GetBucketAcl",
+                "Resource": bucket,
+                "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
+            },
+            {
+                "Sid": "CloudTrailWrite",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket}/AWSLogs/{ACCOUNT_ID}/*",
+                "Condition": {
+                    "StringEquals": {
+                        "aws:SourceArn": trail_arn,
+                        "s3:x-amz-acl": "bucket-owner-full-control",
+                    }
+                },
+            },
+            {
+                "Sid": "ConfigAclCheck",
+                "Effect": "Allow",
+                "Principal": {"Service": "config.amazonaws.com"},
+                "Action": ["s3:GetBucketAcl", "s3:ListBucket"],
+                "Resource": bucket,
+                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
+            },
+            {
+                "Sid": "ConfigWrite",
+                "Effect": "Allow",
+                "Principal": {"Service": "config.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket}/config/AWSLogs/{ACCOUNT_ID}/Config/*",
+                "Condition": {
+                    "StringEquals": {
+                        "aws:SourceAccount": ACCOUNT_ID,
+                        "s3:x-amz-acl": "bucket-owner-full-control",
+                    }
+                },
+            },
+        ]
+        names = sorted(
+            s.name for s in _of(account, "securityhub/standardsSubscription:StandardsSubscription")
+        )
+        assert names == [
+            "account-securityhub-aws-foundational-security-best-practices",
+            "account-securityhub-cis-aws-foundations-benchmark",
+            "account-securityhub-nist-800-53",
+        ]
+        rule_names = {r.props["name"] for r in _of(account, "cfg/rule:Rule")}
+        assert "radshield-s3-bucket-ssl-requests-only" in rule_names and len(rule_names) == 24
+
+    return after_registration(account, check)
