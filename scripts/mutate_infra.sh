@@ -48,6 +48,8 @@ pytest_add_cli_args_test_selection = $selection
 also_copy = ["infra/"]
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]
 process_isolation = "forkserver"
+# Both stacks load in every mutant run; on a busy 2-core machine the default (15x) times out.
+timeout_multiplier = 60.0
 # Lines that carry no security property: descriptions, logical resource names, parenting and
 # dependency options, component outputs. Their mutants are left out of the run (and score).
 do_not_mutate_patterns = [

@@ -788,7 +788,8 @@ def test_pacs_instance(stack: LoadedStack) -> pulumi.Output[Any]:
         volume = _one(stack, "ebs/volume:Volume", "compute-pacs-data")
         assert volume.props["encrypted"] is True
         assert volume.props["kmsKeyId"] == _key_arn(stack, "ebs")
-        assert volume.props["type"] == "gp3"
+        assert volume.props["type"] == "gp3" and volume.props["size"] == 2000
+        assert root["volumeSize"] == 100
         assert volume.tags["Backup"] == "radshield-pacs"
         assert volume.props["availabilityZone"] == stack.config["radshield:availabilityZones"][0]
         attachment = _one(
@@ -868,6 +869,13 @@ def test_backup(stack: LoadedStack) -> pulumi.Output[Any]:
         ]
         role = _one(stack, "iam/role:Role", "backup-role")
         assert selection.props["iamRoleArn"] == role.outputs["arn"]
+        assert _doc(role, "assumeRolePolicy")["Statement"] == [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "backup.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ]
         attached = sorted(
             r.props["policyArn"]
             for r in _of(stack, "iam/rolePolicyAttachment:RolePolicyAttachment")
