@@ -1021,12 +1021,52 @@ def test_disaster_recovery(stack: LoadedStack) -> pulumi.Output[Any]:
             }
         ]
         statements = _doc(_one(stack, "iam/rolePolicy:RolePolicy", "dr-replication"))["Statement"]
-        assert {
-            "Effect": "Allow",
-            "Action": "kms:Decrypt",
-            "Resource": _key_arn(stack, "archive"),
-        } in statements
-        assert all(s["Resource"] != "*" for s in statements)
+        source_arn, replica_arn = source.outputs["arn"], replica.outputs["arn"]
+        assert statements == [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                "Resource": source_arn,
+            },
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObjectVersionForReplication",
+                    "s3:GetObjectVersionAcl",
+                    "s3:GetObjectVersionTagging",
+                    "s3:GetObjectRetention",
+                    "s3:GetObjectLegalHold",
+                ],
+                "Resource": f"{source_arn}/*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "s3:ReplicateObject",
+                    "s3:ReplicateTags",
+                    "s3:ObjectOwnerOverrideToBucketOwner",
+                ],
+                "Resource": f"{replica_arn}/*",
+            },
+            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": _key_arn(stack, "archive")},
+            {
+                "Effect": "Allow",
+                "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                "Resource": dr_key.outputs["arn"],
+            },
+        ]
+        assert _doc(role, "assumeRolePolicy")["Statement"] == [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ]
+        for name in ("dr-archive-key", "dr-backup-key"):
+            key = _one(stack, "kms/key:Key", name).props
+            assert key["deletionWindowInDays"] == 30 and key["enableKeyRotation"] is True
+        dr_backup_policy = _one(stack, "kms/key:Key", "dr-backup-key").props["policy"]
+        assert f"backup.{dr_region}.amazonaws.com" in dr_backup_policy
         vault = _one(stack, "backup/vault:Vault", "dr-vault")
         assert (
             vault.props["kmsKeyArn"] == _one(stack, "kms/key:Key", "dr-backup-key").outputs["arn"]
