@@ -488,3 +488,21 @@ def test_imaging_bucket_with_inline_lock_is_locked() -> None:
     with engine_mode(preview=False):
         found = analyze_stack([bucket, *rest])
     assert "imaging-bucket-integrity" not in refused(found), found
+
+
+@pytest.mark.parametrize(
+    ("stack", "days"), [("dev", 30), ("prod", 365)], ids=["dev-30-days", "prod-one-year"]
+)
+def test_short_log_retention_refused(stack: str, days: int) -> None:
+    group = Res(
+        LOG_GROUP, {"name": "g", "kmsKeyId": "arn:aws:kms:k", "retentionInDays": days}, stack=stack
+    )
+    assert "log-group-kms" in refused(analyze(group))
+
+
+def test_route_with_unknown_gateway_on_private_table_refused_at_update() -> None:
+    app = _route_table("app", "app")
+    resources = [app, _route(app, gatewayId=UNKNOWN)]
+    assert analyze_stack(resources) == []  # preview: re-checked at update
+    with engine_mode(preview=False):
+        assert "no-internet-route-private-tiers" in refused(analyze_stack(resources))
