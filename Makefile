@@ -21,10 +21,11 @@ export ANSIBLE_DEPRECATION_WARNINGS := False
 endif
 
 .PHONY: help setup lab lab-up lab-down lab-status ping harden check assess probe report \
-        lint unit migrate-test lab-test molecule test bench bench-migrate clean
+        lint unit migrate-test lab-test molecule test bench bench-migrate clean mutate-infra \
+        verify-cloud prowler
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 setup: ## install Debian packages, podman config and the pinned virtualenv (root; quick when done)
 	@scripts/setup.sh
@@ -75,11 +76,23 @@ lint: ## ruff, yamllint, ansible-lint (production profile)
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --profile production --offline playbooks roles
 
-unit: ## fast tests, no podman: lab module, roles rendered, controls, assess/report, Pulumi mocks, policies
+unit: ## fast tests, no podman: lab module, roles rendered, controls, assess/report, Pulumi mocks, policies, verify-cloud on moto
 	$(BIN)/pytest -q tests/unit tests/infra
 
 migrate-test: ## archive migration against real Orthanc + nginx + moto_server on loopback (no podman)
 	$(BIN)/pytest -q tests/migrate
+
+mutate-infra: setup ## mutation testing of infra/ (mutmut; MUTATE_SAMPLE=N for a sample per scope); reports/mutation/
+	@MUTATE_OUT=$(CURDIR)/$(REPORTS)/mutation scripts/mutate_infra.sh
+
+ENVIRONMENT ?= prod
+REGION ?= us-east-1
+verify-cloud: ## check the deployed landing zone (ENVIRONMENT, REGION, AWS credentials) -> reports/cloud/
+	$(BIN)/radshield verify-cloud --environment $(ENVIRONMENT) --region $(REGION) --out-dir $(REPORTS)/cloud
+
+prowler: ## generic AWS checks with Prowler's HIPAA framework, in its own venv (.venv-prowler) -> reports/prowler/
+	@[ -x .venv-prowler/bin/prowler ] || { python3 -m venv .venv-prowler && .venv-prowler/bin/pip install -q -r requirements-prowler.txt; }
+	.venv-prowler/bin/prowler aws --compliance hipaa_aws --region $(REGION) --output-formats json-ocsf html --output-directory $(REPORTS)/prowler
 
 lab-test: ## pristine-system setup test, lab lifecycle, then hardened hosts proved from outside
 	$(BIN)/pytest -q tests/pristine

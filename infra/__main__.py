@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pulumi
 import pulumi_aws as aws
 from radshield_infra.archive import Archive, ArchiveArgs
@@ -12,32 +9,16 @@ from radshield_infra.audit import Audit, AuditArgs
 from radshield_infra.backup import Backup, BackupArgs
 from radshield_infra.common import AccountInfo
 from radshield_infra.compute import Compute, ComputeArgs
-from radshield_infra.config import KNOWN_KEYS, NS, ConfigValidationError, validate_config
+from radshield_infra.config import ConfigValidationError, read_engine_config, validate_config
 from radshield_infra.connectivity import Connectivity, ConnectivityArgs
+from radshield_infra.dr import DisasterRecovery, DisasterRecoveryArgs
 from radshield_infra.keys import Keys, KeysArgs
 from radshield_infra.network import Network, NetworkArgs
 
-
-def _decode(value: str) -> Any:
-    """Structured config arrives as JSON text, plain strings as themselves."""
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
-
-
-def read_raw_config() -> dict[str, Any]:
-    raw: dict[str, Any] = {"aws:region": pulumi.Config("aws").get("region")}
-    cfg = pulumi.Config(NS)
-    for key in KNOWN_KEYS:
-        value = cfg.get(key)
-        if value is not None:
-            raw[f"{NS}:{key}"] = _decode(value)
-    return raw
-
-
 try:
-    conf = validate_config(read_raw_config())
+    # The WHOLE radshield namespace from PULUMI_CONFIG: pulumi.Config cannot list keys, so a
+    # misspelt key would otherwise be ignored instead of refused.
+    conf = validate_config(read_engine_config())
 except ConfigValidationError as exc:
     raise pulumi.RunError(str(exc)) from exc
 
@@ -49,7 +30,15 @@ account = AccountInfo(
 tags = dict(conf.tags)
 env = conf.environment
 
-keys = Keys("keys", KeysArgs(environment=env, account=account, tags=tags))
+keys = Keys(
+    "keys",
+    KeysArgs(
+        environment=env,
+        account=account,
+        deletion_window_days=conf.kms_deletion_window_days,
+        tags=tags,
+    ),
+)
 
 network = Network(
     "network",
@@ -88,11 +77,32 @@ audit = Audit(
         environment=env,
         account=account,
         logs_key_arn=keys.logs.arn,
-        ebs_key_arn=keys.ebs.arn,
         archive_bucket_arn=archive.bucket.arn,
         tags=tags,
     ),
 )
+
+dr: DisasterRecovery | None = None
+if conf.dr_region:
+    dr = DisasterRecovery(
+        "dr",
+        DisasterRecoveryArgs(
+            environment=env,
+            account=account,
+            dr_region=conf.dr_region,
+            source_bucket_arn=archive.bucket.arn,
+            source_bucket_id=archive.bucket.id,
+            source_key_arn=keys.archive.arn,
+            source_versioning=archive.images.versioning,
+            object_lock_mode=conf.object_lock.mode,
+            object_lock_retention_days=conf.object_lock.retention_days,
+            vault_min_retention_days=conf.backup.vault_min_retention_days,
+            vault_max_retention_days=conf.backup.vault_max_retention_days,
+            vault_changeable_for_days=conf.backup.vault_changeable_for_days,
+            tags=tags,
+        ),
+    )
+    pulumi.export("dr_replica_bucket", dr.replica_bucket.bucket)
 
 backup = Backup(
     "backup",
@@ -105,6 +115,7 @@ backup = Backup(
         vault_min_retention_days=conf.backup.vault_min_retention_days,
         vault_max_retention_days=conf.backup.vault_max_retention_days,
         vault_changeable_for_days=conf.backup.vault_changeable_for_days,
+        copy_vault_arn=dr.vault.arn if dr else None,
         tags=tags,
     ),
 )

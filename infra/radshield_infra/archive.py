@@ -90,7 +90,7 @@ class Archive(pulumi.ComponentResource):
             f"{name}-access-logs",
             self,
             kms_key_arn=None,
-            tags={**args.tags, "DataClass": "audit-log"},
+            tags={**args.tags, "DataClass": "audit-log", "Purpose": "access-logs"},
             extra_statements=log_delivery,
         )
         self.logs = logs

@@ -25,6 +25,8 @@ class BackupArgs:
     vault_min_retention_days: int
     vault_max_retention_days: int
     vault_changeable_for_days: int | None = None
+    # The DR region's vault: every recovery point is copied there (cross-region copy).
+    copy_vault_arn: pulumi.Input[str] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -66,6 +68,14 @@ class Backup(pulumi.ComponentResource):
                     "completion_window": 360,
                     "lifecycle": {"delete_after": args.retention_days},
                     "recovery_point_tags": tags,
+                    "copy_actions": [
+                        {
+                            "destination_vault_arn": args.copy_vault_arn,
+                            "lifecycle": {"delete_after": args.retention_days},
+                        }
+                    ]
+                    if args.copy_vault_arn is not None
+                    else None,
                 }
             ],
             tags=tags,

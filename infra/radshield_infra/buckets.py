@@ -14,11 +14,12 @@ from .common import child, policy_document
 StatementsFn = Callable[[str, str, str], list[dict[str, Any]]]
 
 
-class SecureBucket:
+class SecureBucket(pulumi.ComponentResource):
     """Bucket + versioning + SSE + public access block + BucketOwnerEnforced + TLS-only policy.
 
     ``kms_key_arn=None`` selects SSE-S3 (AES256): S3 server access log delivery cannot write to
     a bucket whose default encryption is SSE-KMS, so only the access-log bucket uses it.
+    ``provider`` places the bucket in another region (the DR replica).
     """
 
     def __init__(
@@ -31,7 +32,15 @@ class SecureBucket:
         object_lock_enabled: bool = False,
         extra_statements: StatementsFn | None = None,
         force_destroy: bool = False,
+        provider: pulumi.ProviderResource | None = None,
     ) -> None:
+        super().__init__(
+            "radshield:storage:SecureBucket",
+            name,
+            None,
+            pulumi.ResourceOptions(parent=parent, provider=provider),
+        )
+        parent = self
         self.bucket = aws.s3.Bucket(
             name,
             object_lock_enabled=object_lock_enabled or None,
@@ -103,3 +112,4 @@ class SecureBucket:
             # A bucket policy cannot be written while the public access block is being created.
             opts=child(parent, depends_on=[self.public_access_block]),
         )
+        self.register_outputs({"bucket": self.bucket.bucket, "arn": self.bucket.arn})

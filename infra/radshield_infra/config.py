@@ -8,7 +8,10 @@ naming the config key and the bad value. It imports nothing from Pulumi so it is
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,7 +38,60 @@ KNOWN_KEYS = (
     "logRetentionDays",
     "backup",
     "compute",
+    "kmsDeletionWindowDays",
+    "drRegion",
 )
+# Keys of the structured values; a typo inside one is as silent as a typo at the top level.
+NESTED_KEYS: Mapping[str, tuple[str, ...]] = {
+    "subnets": TIERS,
+    "customerGateway": ("ipAddress", "bgpAsn"),
+    "objectLock": ("mode", "retentionDays"),
+    "lifecycle": ("standardIaDays", "glacierIrDays", "deepArchiveDays"),
+    "backup": (
+        "retentionDays",
+        "schedule",
+        "vaultMinRetentionDays",
+        "vaultMaxRetentionDays",
+        "vaultChangeableForDays",
+    ),
+    "compute": ("enabled", "ami", "instanceType", "rootVolumeGb", "dataVolumeGb"),
+}
+# Other namespaces the program reads; the rest belong to other tools and are left alone.
+OTHER_KNOWN_KEYS = ("aws:region",)
+
+# Ranges of every retention, window and schedule, in every environment: (minimum, maximum).
+RANGES: Mapping[str, tuple[int, int]] = {
+    "objectLock.retentionDays": (1, 36500),
+    "logRetentionDays": (90, 3653),
+    "backup.retentionDays": (7, 36500),
+    "backup.vaultMinRetentionDays": (1, 36500),
+    "backup.vaultMaxRetentionDays": (7, 36500),
+    "backup.vaultChangeableForDays": (3, 36500),
+    "kmsDeletionWindowDays": (7, 30),
+    "lifecycle.standardIaDays": (30, 36500),
+    "lifecycle.glacierIrDays": (60, 36500),
+    "lifecycle.deepArchiveDays": (180, 36500),
+}
+
+# Production minimums, all in one place. Anchors:
+# - logs (flow logs; CloudTrail/Config objects are kept by the trail bucket): HIPAA 45 CFR
+#   164.316(b)(2)(i) keeps security documentation six years -> 2192 days, the CloudWatch Logs
+#   retention value for six years;
+# - imaging archive: COMPLIANCE-mode Object Lock for 7 years (2555 days), the common US state
+#   floor for adult medical records (longer for minors: raise it, never lower it);
+# - backups: 35 days of daily recovery points, a vault lock that can only be lengthened
+#   (compliance mode: changeableForDays set), and a maximum no shorter than the retention;
+# - KMS keys: the longest deletion window (30 days) to undo a scheduled key deletion.
+PROD_ENVIRONMENT = "prod"
+PROD_MINIMUMS: Mapping[str, int] = {
+    "logRetentionDays": 2192,
+    "objectLock.retentionDays": 2555,
+    "backup.retentionDays": 35,
+    "backup.vaultMinRetentionDays": 7,
+    "backup.vaultMaxRetentionDays": 3650,
+    "kmsDeletionWindowDays": 30,
+}
+PROD_OBJECT_LOCK_MODE = "COMPLIANCE"
 _AZ_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _ENV_RE = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
@@ -103,6 +159,8 @@ class StackConfig:
     log_retention_days: int
     backup: BackupSettings
     compute: ComputeSettings
+    kms_deletion_window_days: int = 30
+    dr_region: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -186,6 +244,99 @@ def _is_public_ipv4(value: Any) -> bool:
     return not any(ip in net for net in _NOT_PUBLIC)
 
 
+def _decode(value: Any) -> Any:
+    """Structured config arrives as JSON text, plain strings as themselves."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def read_engine_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """The stack's WHOLE ``radshield:`` namespace (plus ``aws:region``), as the engine set it.
+
+    ``pulumi.Config`` answers only for keys one asks for, so a misspelt key would be silently
+    ignored. The engine hands the program its config as ``PULUMI_CONFIG``, a JSON map of
+    ``"namespace:key"`` to string values (older engines wrote ``namespace:config:key``).
+    """
+    text = environ.get("PULUMI_CONFIG")
+    if text is None:
+        raise ConfigValidationError(
+            ["PULUMI_CONFIG: not set; run the program with the Pulumi engine (got None)"]
+        )
+    raw: dict[str, Any] = {}
+    for key, value in json.loads(text).items():
+        namespace, _, name = key.partition(":")
+        full = f"{namespace}:{name.removeprefix('config:')}"
+        if namespace == NS or full in OTHER_KNOWN_KEYS:
+            raw[full] = _decode(value)
+    return raw
+
+
+def _nearest(name: str, known: tuple[str, ...], prefix: str) -> str:
+    """ "did you mean '<prefix><closest known key>'?" (difflib), else the list of known keys."""
+    match = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    if match:
+        return f"did you mean '{prefix}{match[0]}'?"
+    return f"expected one of {list(known)}"
+
+
+def _unknown_keys(errs: _Collector, raw: Mapping[str, Any]) -> None:
+    """Every key of the radshield namespace (and of its mappings) must be one the program reads."""
+    for full_key, value in raw.items():
+        if not full_key.startswith(f"{NS}:"):
+            continue
+        name = full_key[len(NS) + 1 :]
+        if name not in KNOWN_KEYS:
+            errs.add(full_key, value, f"unknown key; {_nearest(name, KNOWN_KEYS, f'{NS}:')}")
+            continue
+        nested = NESTED_KEYS.get(name)
+        if nested is None or not isinstance(value, Mapping) or name == "subnets":
+            continue  # subnets: an unknown tier is reported with the tiers
+        for sub in value:
+            if sub not in nested:
+                near = _nearest(str(sub), nested, f"{full_key}.")
+                errs.add(f"{full_key}.{sub}", value[sub], f"unknown key; {near}")
+
+
+def _ranged(errs: _Collector, name: str, value: Any) -> int | None:
+    """An integer within ``RANGES[name]``; the error names the full key."""
+    low, high = RANGES[name]
+    return _int(errs, _key(name), value, minimum=low, maximum=high)
+
+
+_CRON_RE = re.compile(r"^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$")
+_RATE_RE = re.compile(r"^rate\((\d+) (minutes?|hours?|days?)\)$")
+
+
+def schedule_is_daily(schedule: str) -> bool:
+    """Whether an AWS Backup schedule expression fires at least once every day.
+
+    ``cron(min hour day-of-month month day-of-week year)`` with single minute and hour values
+    needs ``*`` or ``?`` for day of month, month, day of week and year; ``rate(N unit)`` needs
+    at most 24 hours (or 1 day).
+    """
+    cron = _CRON_RE.match(schedule)
+    if cron:
+        _minute, _hour, dom, month, dow, year = cron.groups()
+        return dom in ("*", "?") and month == "*" and dow in ("*", "?") and year == "*"
+    rate = _RATE_RE.match(schedule)
+    if rate:
+        number, unit = int(rate.group(1)), rate.group(2)
+        hours = {"m": number / 60, "h": number, "d": number * 24}[unit[0]]
+        return 0 < hours <= 24
+    return False
+
+
+def _prod_minimums(errs: _Collector, values: Mapping[str, int | None]) -> None:
+    for name, minimum in PROD_MINIMUMS.items():
+        value = values.get(name)
+        if value is not None and value < minimum:
+            errs.add(_key(name), value, f"production minimum is {minimum} (PROD_MINIMUMS)")
+
+
 def validate_config(raw: Mapping[str, Any]) -> StackConfig:
     """Validate the raw stack configuration (full ``namespace:key`` keys) and return it typed.
 
@@ -193,9 +344,7 @@ def validate_config(raw: Mapping[str, Any]) -> StackConfig:
     """
     errs = _Collector()
 
-    for full_key in raw:
-        if full_key.startswith(f"{NS}:") and full_key[len(NS) + 1 :] not in KNOWN_KEYS:
-            errs.add(full_key, raw[full_key], f"unknown key; expected one of {list(KNOWN_KEYS)}")
+    _unknown_keys(errs, raw)
 
     region = raw.get("aws:region")
     if not isinstance(region, str) or not _REGION_RE.match(region):
@@ -289,19 +438,13 @@ def validate_config(raw: Mapping[str, Any]) -> StackConfig:
         errs.add(
             f"{_key('objectLock')}.mode", mode, f"unknown mode; use one of {OBJECT_LOCK_MODES}"
         )
-    lock_days = _int(
-        errs,
-        f"{_key('objectLock')}.retentionDays",
-        lock_raw.get("retentionDays"),
-        minimum=1,
-        maximum=36500,
-    )
+    lock_days = _ranged(errs, "objectLock.retentionDays", lock_raw.get("retentionDays"))
 
     lc_raw = _mapping(errs, _key("lifecycle"), raw.get(_key("lifecycle")))
     lc_key = _key("lifecycle")
-    ia = _int(errs, f"{lc_key}.standardIaDays", lc_raw.get("standardIaDays", 30), minimum=30)
-    gir = _int(errs, f"{lc_key}.glacierIrDays", lc_raw.get("glacierIrDays", 90), minimum=1)
-    deep = _int(errs, f"{lc_key}.deepArchiveDays", lc_raw.get("deepArchiveDays", 365), minimum=1)
+    ia = _ranged(errs, "lifecycle.standardIaDays", lc_raw.get("standardIaDays", 30))
+    gir = _ranged(errs, "lifecycle.glacierIrDays", lc_raw.get("glacierIrDays", 90))
+    deep = _ranged(errs, "lifecycle.deepArchiveDays", lc_raw.get("deepArchiveDays", 365))
     if ia is not None and gir is not None and gir < ia + 30:
         errs.add(
             f"{lc_key}.glacierIrDays", gir, f"must be at least standardIaDays + 30 ({ia + 30})"
@@ -314,25 +457,26 @@ def validate_config(raw: Mapping[str, Any]) -> StackConfig:
     log_days = raw.get(_key("logRetentionDays"), 365)
     if log_days not in LOG_RETENTION_DAYS or isinstance(log_days, bool):
         errs.add(_key("logRetentionDays"), log_days, f"must be one of {list(LOG_RETENTION_DAYS)}")
+        log_days = None
+    else:
+        log_days = _ranged(errs, "logRetentionDays", log_days)
+    kms_window = _ranged(errs, "kmsDeletionWindowDays", raw.get(_key("kmsDeletionWindowDays"), 30))
 
     bk_raw = _mapping(errs, _key("backup"), raw.get(_key("backup")))
     bk_key = _key("backup")
-    bk_ret = _int(errs, f"{bk_key}.retentionDays", bk_raw.get("retentionDays"), minimum=1)
-    vmin = _int(
-        errs, f"{bk_key}.vaultMinRetentionDays", bk_raw.get("vaultMinRetentionDays", 7), minimum=1
-    )
-    vmax = _int(
-        errs,
-        f"{bk_key}.vaultMaxRetentionDays",
-        bk_raw.get("vaultMaxRetentionDays", 3650),
-        minimum=1,
-    )
+    bk_ret = _ranged(errs, "backup.retentionDays", bk_raw.get("retentionDays"))
+    vmin = _ranged(errs, "backup.vaultMinRetentionDays", bk_raw.get("vaultMinRetentionDays", 7))
+    vmax = _ranged(errs, "backup.vaultMaxRetentionDays", bk_raw.get("vaultMaxRetentionDays", 3650))
     changeable = bk_raw.get("vaultChangeableForDays")
     if changeable is not None:
-        changeable = _int(errs, f"{bk_key}.vaultChangeableForDays", changeable, minimum=3)
+        changeable = _ranged(errs, "backup.vaultChangeableForDays", changeable)
     schedule = bk_raw.get("schedule", "cron(0 5 * * ? *)")
-    if not isinstance(schedule, str) or not re.match(r"^(cron|rate)\(.+\)$", schedule):
-        errs.add(f"{bk_key}.schedule", schedule, "expected cron(...) or rate(...)")
+    if not isinstance(schedule, str) or not schedule_is_daily(schedule):
+        errs.add(
+            f"{bk_key}.schedule",
+            schedule,
+            "expected a daily schedule: cron(M H * * ? *) or rate(N hours) with N <= 24",
+        )
     if vmin is not None and vmax is not None and vmin > vmax:
         errs.add(
             f"{bk_key}.vaultMinRetentionDays", vmin, f"greater than vaultMaxRetentionDays ({vmax})"
@@ -366,12 +510,43 @@ def validate_config(raw: Mapping[str, Any]) -> StackConfig:
             data_volume_gb=data_gb or 0,
         )
 
+    dr_region = raw.get(_key("drRegion"))
+    if dr_region is not None and (
+        not isinstance(dr_region, str) or not _REGION_RE.match(dr_region) or dr_region == region
+    ):
+        errs.add(_key("drRegion"), dr_region, "expected an AWS region other than aws:region")
+        dr_region = None
+    if environment == PROD_ENVIRONMENT and raw.get(_key("drRegion")) is None:
+        errs.add(_key("drRegion"), None, "production requires a DR region (replica, backup copy)")
+
+    if environment == PROD_ENVIRONMENT:
+        _prod_minimums(
+            errs,
+            {
+                "logRetentionDays": log_days,
+                "objectLock.retentionDays": lock_days,
+                "backup.retentionDays": bk_ret,
+                "backup.vaultMinRetentionDays": vmin,
+                "backup.vaultMaxRetentionDays": vmax,
+                "kmsDeletionWindowDays": kms_window,
+            },
+        )
+        if lock_raw and mode != PROD_OBJECT_LOCK_MODE:
+            errs.add(f"{_key('objectLock')}.mode", mode, "production requires COMPLIANCE")
+        if changeable is None:
+            errs.add(
+                f"{bk_key}.vaultChangeableForDays",
+                changeable,
+                "production requires a compliance-mode vault lock (set the grace days)",
+            )
+
     if errs.errors:
         raise ConfigValidationError(errs.errors)
 
     assert vpc is not None and cgw_asn is not None and lock_days is not None
     assert ia is not None and gir is not None and deep is not None
     assert bk_ret is not None and vmin is not None and vmax is not None
+    assert log_days is not None and kms_window is not None
     return StackConfig(
         region=region,
         environment=environment,
@@ -392,5 +567,44 @@ def validate_config(raw: Mapping[str, Any]) -> StackConfig:
             vault_changeable_for_days=changeable,
         ),
         compute=compute,
+        kms_deletion_window_days=kms_window,
+        dr_region=dr_region,
         tags={"Project": "radshield", "Environment": environment, "ManagedBy": "pulumi"},
     )
+
+
+ACCOUNT_KEYS = ("logRetentionDays", "alarmEmail")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    region: str
+    log_retention_days: int
+    alarm_email: str | None
+
+
+def validate_account_config(raw: Mapping[str, Any]) -> AccountConfig:
+    """Config of the account baseline stack (``infra/account``); the same error style.
+
+    The management trail's log group keeps the production minimum (six years) in every account.
+    """
+    errs = _Collector()
+    for full_key, value in raw.items():
+        if full_key.startswith(f"{NS}:") and full_key[len(NS) + 1 :] not in ACCOUNT_KEYS:
+            near = _nearest(full_key[len(NS) + 1 :], ACCOUNT_KEYS, f"{NS}:")
+            errs.add(full_key, value, f"unknown key; {near}")
+    region = raw.get("aws:region")
+    if not isinstance(region, str) or not _REGION_RE.match(region):
+        errs.add("aws:region", region, "required, an AWS region such as eu-west-1")
+    days = raw.get(_key("logRetentionDays"), PROD_MINIMUMS["logRetentionDays"])
+    if days not in LOG_RETENTION_DAYS or isinstance(days, bool):
+        errs.add(_key("logRetentionDays"), days, f"must be one of {list(LOG_RETENTION_DAYS)}")
+    elif days < PROD_MINIMUMS["logRetentionDays"]:
+        errs.add(_key("logRetentionDays"), days, "minimum is 2192 (six years)")
+    email = raw.get(_key("alarmEmail"))
+    if email is not None and (not isinstance(email, str) or not _EMAIL_RE.match(email)):
+        errs.add(_key("alarmEmail"), email, "expected an e-mail address")
+    if errs.errors:
+        raise ConfigValidationError(errs.errors)
+    return AccountConfig(str(region), int(days), email)

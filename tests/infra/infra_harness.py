@@ -9,6 +9,7 @@ its resources before loading the next (the ``stack`` fixture in ``conftest.py`` 
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -42,6 +43,8 @@ class Recorded:
     outputs: dict[str, Any]
     urn: str
     property_dependencies: dict[str, list[Any]] = field(default_factory=dict)
+    id: str = ""  # the provider id the mocks answered with
+    provider: str = ""  # "<provider urn>::<id>" when the resource names an explicit provider
 
     @property
     def tags(self) -> Mapping[str, str]:
@@ -55,6 +58,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.stack = stack
         self.region = region
         self.resources: list[Recorded] = []
+        self.providers: list[Recorded] = []
         self.calls: list[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
@@ -90,8 +94,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state.setdefault("arn", arn)
         state.setdefault("name", inputs.get("name") or f"{name}-0a1b2c")
         urn = f"urn:pulumi:{self.stack}::{PROJECT}::{typ}::{name}"
-        if not typ.startswith("pulumi:providers:"):
-            self.resources.append(Recorded(typ, name, inputs, state, urn))
+        record = Recorded(typ, name, inputs, state, urn, id=rid, provider=args.provider or "")
+        (self.providers if typ.startswith("pulumi:providers:") else self.resources).append(record)
         return rid, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
@@ -123,13 +127,20 @@ class RecordingMocks(pulumi.runtime.Mocks):
         assert len(found) == 1, f"expected one {typ} named {name}, found {len(found)}"
         return found[0]
 
+    def provider_records(self, name: str) -> list[Recorded]:
+        """Explicit providers (such as the DR region's) by resource name."""
+        return [p for p in self.providers if p.name == name]
+
     def __iter__(self) -> Iterator[Recorded]:
         return iter(self.resources)
 
 
-def stack_config(stack: str) -> dict[str, Any]:
-    """The ``config:`` block of ``infra/Pulumi.<stack>.yaml`` (typed, as YAML gives it)."""
-    return yaml.safe_load((INFRA / f"Pulumi.{stack}.yaml").read_text())["config"]
+ACCOUNT = INFRA / "account"
+
+
+def stack_config(stack: str, program: Path = INFRA) -> dict[str, Any]:
+    """The ``config:`` block of ``<program>/Pulumi.<stack>.yaml`` (typed, as YAML gives it)."""
+    return yaml.safe_load((program / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
 def as_engine_config(config: Mapping[str, Any]) -> dict[str, str]:
@@ -148,15 +159,24 @@ class LoadedStack:
         return self.program[name]
 
 
-def load_stack(stack: str) -> LoadedStack:
-    config = stack_config(stack)
-    mocks = RecordingMocks(stack, config["aws:region"])
+def load_stack(
+    stack: str, config: dict[str, Any] | None = None, program: Path = INFRA
+) -> LoadedStack:
+    """Run the program for ``stack`` (``config`` replaces ``Pulumi.<stack>.yaml`` if given).
+
+    The config reaches the program twice, as the engine delivers it: ``pulumi.Config`` and the
+    ``PULUMI_CONFIG`` environment variable (a JSON map of ``"ns:key"`` to string values).
+    """
+    config = stack_config(stack, program) if config is None else config
+    mocks = RecordingMocks(stack, config.get("aws:region", "eu-west-1"))
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
-    pulumi.runtime.set_all_config(as_engine_config(config))
-    program = runpy.run_path(str(INFRA / "__main__.py"), run_name="__main__")
+    engine_config = as_engine_config(config)
+    pulumi.runtime.set_all_config(engine_config)
+    os.environ["PULUMI_CONFIG"] = json.dumps(engine_config)
+    names = runpy.run_path(str(program / "__main__.py"), run_name="__main__")
     # Let every queued registration reach the mocks before the tests look at them.
     pulumi_mocks._sync_await(wait_for_rpcs())
-    return LoadedStack(stack, config, mocks, program)
+    return LoadedStack(stack, config, mocks, names)
 
 
 def after_registration(stack: LoadedStack, check: Callable[[], Any]) -> pulumi.Output[Any]:

@@ -199,14 +199,17 @@ RESOURCE_CASES = [
         ),
     ),
     (
-        rp.kms_rotation,
+        rp.kms_key,
         Res("aws:kms/key:Key", {"enableKeyRotation": False}),
         Res("aws:kms/key:Key", {"enableKeyRotation": True}),
     ),
     (
-        rp.cloudtrail_validation,
+        rp.cloudtrail,
         Res("aws:cloudtrail/trail:Trail", {"isMultiRegionTrail": True}),
-        Res("aws:cloudtrail/trail:Trail", {"enableLogFileValidation": True}),
+        Res(
+            "aws:cloudtrail/trail:Trail",
+            {"enableLogFileValidation": True, "isMultiRegionTrail": True, "kmsKeyId": "k"},
+        ),
     ),
 ]
 
@@ -296,10 +299,18 @@ def test_pack_is_mandatory_and_cites_hipaa() -> None:
     from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
     policies = rp.build_policies()
-    assert len(policies) == len(rp.POLICIES) == 10
+    assert len(policies) == len(rp.POLICIES) == 22
     assert len({p.name for p in policies}) == len(policies)
     for policy in policies:
         assert policy.enforcement_level == EnforcementLevel.MANDATORY
         assert "HIPAA 164.312(" in policy.description
     stack_policies = {p.name for p in policies if isinstance(p, StackValidationPolicy)}
-    assert stack_policies == {"s3-bucket-encrypted", "imaging-bucket-integrity"}
+    assert stack_policies == {
+        "s3-bucket-encrypted",
+        "imaging-bucket-integrity",
+        "s3-tls-only",
+        "no-internet-route-private-tiers",
+        "vpc-flow-logs",
+        "backup-vault-locked",
+        "guardduty-in-baseline",
+    }
