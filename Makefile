@@ -74,7 +74,7 @@ lint: ## ruff, yamllint, ansible-lint (production profile)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/yamllint -s .
-	$(BIN)/ansible-lint --profile production --offline playbooks roles
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.collections $(BIN)/ansible-lint --profile production --offline playbooks roles
 
 unit: ## fast tests, no podman: lab module, roles rendered, controls, assess/report, Pulumi mocks, policies, verify-cloud on moto
 	$(BIN)/pytest -q tests/unit tests/infra
