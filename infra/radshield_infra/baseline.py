@@ -24,6 +24,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from .audit import trail_bucket_statements
 from .buckets import SecureBucket
 from .common import AccountInfo, assume_role_policy, child, policy_document
 from .keys import ebs_key_policy, logs_key_policy
@@ -362,32 +363,14 @@ class AccountBaseline(pulumi.ComponentResource):
 
 
 def _audit_bucket_statements(account: AccountInfo) -> Any:
+    """CloudTrail (the management trail, as every trail bucket: audit.trail_bucket_statements)
+    and AWS Config may deliver to the account's audit bucket."""
     acct, p = account.account_id, account.partition
     trail_arn = f"arn:{p}:cloudtrail:{account.region}:{acct}:trail/{TRAIL_NAME}"
+    trail = trail_bucket_statements(account, trail_arn)
 
-    def statements(_bucket: str, arn: str, _key: str) -> list[dict[str, Any]]:
-        return [
-            {
-                "Sid": "CloudTrailAclCheck",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                "Action": "s3:GetBucketAcl",
-                "Resource": arn,
-                "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
-            },
-            {
-                "Sid": "CloudTrailWrite",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                "Action": "s3:PutObject",
-                "Resource": f"{arn}/AWSLogs/{acct}/*",
-                "Condition": {
-                    "StringEquals": {
-                        "aws:SourceArn": trail_arn,
-                        "s3:x-amz-acl": "bucket-owner-full-control",
-                    }
-                },
-            },
+    def statements(bucket: str, arn: str, key: str) -> list[dict[str, Any]]:
+        return trail(bucket, arn, key) + [
             {
                 "Sid": "ConfigAclCheck",
                 "Effect": "Allow",
