@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from radshield.migrate import testbed
 from tests.unit.playbook_runner import run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,43 +27,20 @@ BIN = Path(sys.executable).parent
 ADMIN_PW = "unit-Admin-Password-0123"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _playbook(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     return run_playbook(*args, timeout=timeout)
 
 
-RENDER = """
-- name: Render pacs_orthanc into a scratch directory
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  tasks:
-    - name: Issue the PKI exactly as the role does
-      ansible.builtin.include_role:
-        name: pacs_orthanc
-        tasks_from: pki.yml
-        public: true
-    - name: Render the Orthanc configuration
-      ansible.builtin.template:
-        src: "{{ role }}/templates/orthanc.json.j2"
-        dest: "{{ out }}/orthanc.json"
-        mode: "0600"
-    - name: Render nginx
-      ansible.builtin.template:
-        src: "{{ role }}/templates/nginx.conf.j2"
-        dest: "{{ out }}/nginx.conf"
-        mode: "0600"
-    - name: Render the unit drop-in
+# The render play of the migration testbed (PKI, orthanc.json, nginx), plus the unit drop-in.
+RENDER = (
+    testbed.RENDER
+    + """    - name: Render the unit drop-in
       ansible.builtin.template:
         src: "{{ role }}/templates/orthanc-override.conf.j2"
         dest: "{{ out }}/override.conf"
         mode: "0600"
 """
+)
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +69,8 @@ def rendered(tmp_path_factory):
         "pacs_orthanc_tls_dir": str(out / "tls"),
         "pacs_orthanc_storage_dir": str(out / "storage"),
         "pacs_orthanc_index_dir": str(out / "index"),
-        "pacs_orthanc_dicom_port": _free_port(),
-        "pacs_orthanc_backend_port": _free_port(),
+        "pacs_orthanc_dicom_port": testbed.free_port(),
+        "pacs_orthanc_backend_port": testbed.free_port(),
         "pacs_orthanc_key_type": "ECC",  # fast to generate; RSA is the role's default
     }
     (out / "vars.json").write_text(json.dumps(extra))
