@@ -15,39 +15,29 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from radshield.migrate import testbed
+from tests.aws_inventory import CREDS, inventory_list, plain, write_inventory
+
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-CREDS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def cloud_inventory(hardened_lab, tmp_path_factory):
     import boto3  # noqa: PLC0415
 
-    port = _free_port()
+    port = testbed.free_port()
     url = f"http://127.0.0.1:{port}"
     moto = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        for _ in range(100):  # bounded wait for moto_server
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        testbed.wait_port(port, moto, "moto_server")  # bounded wait
         ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=url,
                            **{k.lower(): v for k, v in CREDS.items()})  # fmt: skip
         address = hardened_lab.host_ip("pacs-01", "mgmt")
@@ -60,9 +50,7 @@ def cloud_inventory(hardened_lab, tmp_path_factory):
                           TagSpecifications=[{"ResourceType": "instance",
                                               "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}])  # fmt: skip
         d = tmp_path_factory.mktemp("aws-inventory")
-        config = yaml.safe_load((ROOT / "inventories" / "aws" / "aws_ec2.yml").read_text())
-        config["endpoint_url"] = url
-        (d / "aws_ec2.yml").write_text(yaml.safe_dump(config))
+        write_inventory(d, url)
         # How Ansible reaches the instance: the lab's admin and known hosts (a real estate
         # sets these in the same place: group_vars/all beside the aws_ec2 file).
         lab_vars = json.loads(
@@ -77,26 +65,16 @@ def cloud_inventory(hardened_lab, tmp_path_factory):
         moto.wait(timeout=15)
 
 
-def _plain(value):
-    """ansible-core 2.19 marks values an inventory plugin composed as unsafe in --list JSON."""
-    if isinstance(value, dict) and set(value) == {"__ansible_unsafe"}:
-        return value["__ansible_unsafe"]
-    return value
-
-
 def _inventory(cloud_inventory) -> dict:
     d, env, _ = cloud_inventory
-    proc = subprocess.run([str(BIN / "ansible-inventory"), "-i", str(d), "--list"], env=env,
-                          text=True, capture_output=True, timeout=120)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return inventory_list(d, env)
 
 
 def test_aws_ec2_inventory_finds_the_pacs_at_its_private_address(cloud_inventory):
     inv = _inventory(cloud_inventory)
     assert inv["pacs_servers"]["hosts"] == ["cloud-pacs"], inv.get("pacs_servers")
     assert "cloud-pacs" in inv["managed"]["hosts"]
-    assert _plain(inv["_meta"]["hostvars"]["cloud-pacs"]["ansible_host"]) == cloud_inventory[2]
+    assert plain(inv["_meta"]["hostvars"]["cloud-pacs"]["ansible_host"]) == cloud_inventory[2]
 
 
 def test_the_cloud_pacs_is_hardened_testinfra(cloud_inventory):
@@ -107,7 +85,7 @@ def test_the_cloud_pacs_is_hardened_testinfra(cloud_inventory):
     import testinfra  # noqa: PLC0415
 
     hv = {
-        k: _plain(v)
+        k: plain(v)
         for k, v in _inventory(cloud_inventory)["_meta"]["hostvars"]["cloud-pacs"].items()
     }
     host = testinfra.get_host(

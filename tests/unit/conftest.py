@@ -5,7 +5,6 @@ moto server on 127.0.0.1 for the tests that need a local AWS."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from radshield.migrate import testbed
+
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTIONS = ROOT / ".collections"
 if not (COLLECTIONS / "ansible_collections" / "radshield" / "hardening").exists():
@@ -23,18 +24,12 @@ if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
     server = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
     if not Path(server).exists():
         pytest.skip("moto_server not installed (make setup)")
-    port = _free_port()
+    port = testbed.free_port()
     proc = subprocess.Popen(
         [server, "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

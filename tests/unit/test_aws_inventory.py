@@ -8,20 +8,16 @@ tag, in ``pacs_servers`` and ``managed``, with ``ansible_host`` its private addr
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
+
+from tests.aws_inventory import CREDS, inventory_list, plain, write_inventory
 
 boto3 = pytest.importorskip("boto3")
 ROOT = Path(__file__).resolve().parents[2]
-CREDS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
 @pytest.fixture(scope="module")
@@ -68,31 +64,12 @@ def pacs(moto_url: str) -> Iterator[dict[str, str]]:
 def test_inventory_resolves_the_pacs_by_tag(
     pacs: dict[str, str], moto_url: str, tmp_path: Path
 ) -> None:
-    binary = shutil.which("ansible-inventory") or str(
-        Path(sys.executable).parent / "ansible-inventory"
-    )
-    if not Path(binary).exists():
-        pytest.skip("ansible-inventory not installed (make setup)")
-    config = yaml.safe_load((ROOT / "inventories/aws/aws_ec2.yml").read_text())
-    config["endpoint_url"] = moto_url
-    inventory = tmp_path / "aws_ec2.yml"  # the plugin wants the file name to end in aws_ec2.yml
-    inventory.write_text(yaml.safe_dump(config))
+    inventory = write_inventory(tmp_path, moto_url)
     env = {**os.environ, **CREDS, "ANSIBLE_INVENTORY_ENABLED": "amazon.aws.aws_ec2"}
-    out = subprocess.run(
-        [binary, "-i", str(inventory), "--list"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    data = json.loads(out.stdout)
+    data = inventory_list(inventory, env)
     hosts = data["_meta"]["hostvars"]
 
-    def plain(value: object) -> object:  # ansible-core 2.19 marks inventory strings unsafe
-        return value.get("__ansible_unsafe", value) if isinstance(value, dict) else value
-
-    assert list(hosts) == ["radshield-prod-pacs"], out.stderr
+    assert list(hosts) == ["radshield-prod-pacs"], list(hosts)
     assert plain(hosts["radshield-prod-pacs"]["ansible_host"]) == pacs["ip"]
     assert plain(hosts["radshield-prod-pacs"]["instance_id"]) == pacs["id"]
     assert "radshield-prod-pacs" in data["pacs_servers"]["hosts"]
