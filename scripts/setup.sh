@@ -23,8 +23,11 @@ case "$MODE" in all | --system) ;; *) echo "usage: scripts/setup.sh [--system]" 
 #   orthanc nginx                        the pacs_orthanc configuration checked by the real
 #                                        programs, and the real PACS of the migration tests
 #                                        (installed with no service started: tests run their own)
+#   restic rclone sqlite3                the pacs_backup role's tools, proved on loopback too
+#                                        (rclone serves the append-only restic repository)
 DEB_PACKAGES=(podman runc uidmap slirp4netns netavark aardvark-dns iptables debootstrap
-              openssh-client sshpass openssl curl python3-venv nftables chromium orthanc nginx)
+              openssh-client sshpass openssl curl python3-venv nftables chromium orthanc nginx
+              restic rclone sqlite3)
 # Packages whose Debian service must not run on the controller just because we installed them.
 NO_SERVICE=(orthanc nginx)
 
