@@ -43,13 +43,29 @@ class Host:
     group: str
     nets: dict[str, int]  # network -> last octet
     managed: bool = True
+    also: tuple[str, ...] = ()  # further groups the host belongs to
 
 
 HOSTS = [
-    Host("pacs-01", "pacs_servers", {"mgmt": 11, "imaging": 11, "clinical": 11}),
+    # the primary PACS forwards every new instance to the standby (pacs_forwarder role)
+    Host(
+        "pacs-01",
+        "pacs_servers",
+        {"mgmt": 11, "imaging": 11, "clinical": 11},
+        also=("pacs_primary",),
+    ),
+    # the standby PACS for emergency reads: a pacs_servers host like the primary
+    Host(
+        "pacs-02",
+        "pacs_servers",
+        {"mgmt": 12, "imaging": 12, "clinical": 12},
+        also=("pacs_standby",),
+    ),
     Host("ws-01", "workstations", {"mgmt": 21, "clinical": 21}),
     Host("mod-01", "modalities", {"mgmt": 31, "imaging": 31}),
     Host("jump-01", "jump_hosts", {"mgmt": 41}),
+    # the append-only backup repository (backup_server role); management segment only
+    Host("backup-01", "backup_servers", {"mgmt": 51}),
     Host("probe-01", "untrusted", {"clinical": 99}, managed=False),
 ]
 
@@ -226,6 +242,8 @@ def _inventory() -> None:
         hv = {"ansible_host": admin_ip(host)}
         hv.update({f"lab_ip_{n}": ip(host, n) for n in host.nets})
         groups.setdefault(host.group, {"hosts": {}})["hosts"][host.name] = hv
+        for extra in host.also:
+            groups.setdefault(extra, {"hosts": {}})["hosts"][host.name] = {}
     managed = sorted({h.group for h in HOSTS if h.managed})
     inv = {
         "all": {
@@ -256,12 +274,24 @@ def _inventory() -> None:
 def _secrets() -> None:
     """Generate the lab's own credentials once (never committed; 0600)."""
     path = INVENTORY / "group_vars" / "all" / "lab_secrets.yml"
-    if path.exists():
+    values: dict[str, str] = {}
+    if path.exists():  # keep what exists; add what a newer lab needs
+        text = path.read_text()
+        values = json.loads(text[text.index("{") :])
+    names = (
+        "orthanc_admin", "orthanc_viewer", "orthanc_bench", "orthanc_replica", "clinical_user",
+        "breakglass", "backup_rest_pacs_01", "backup_rest_pacs_02", "backup_repo_pacs_01",
+        "backup_repo_pacs_02",
+    )  # fmt: skip
+    wanted = {f"lab_secret_{n}" for n in names}
+    if path.exists() and wanted <= values.keys():
         return
-    names = ("orthanc_admin", "orthanc_viewer", "orthanc_bench", "clinical_user", "breakglass")
-    values = {f"lab_secret_{n}": secrets.token_urlsafe(24) for n in names}
+    for n in names:
+        values.setdefault(f"lab_secret_{n}", secrets.token_urlsafe(24))
     # Accounts take crypt(3) hashes, as they would from Vault; hashed once here.
     for n in ("clinical_user", "breakglass"):
+        if f"lab_secret_{n}_hash" in values:
+            continue
         proc = subprocess.run(
             ["openssl", "passwd", "-6", "-stdin"],
             input=values[f"lab_secret_{n}"],
