@@ -177,6 +177,8 @@ def derive_request(checks: list[dict]) -> dict:
             wants_text = "regex" in chk or "not_regex" in chk
             entry = files.setdefault(chk["file"], {"text": False})
             entry["text"] = entry["text"] or wants_text
+        elif kind == "json":
+            files.setdefault(chk["json"], {"text": False})["text"] = True
         elif kind == "glob":
             sets["globs"].add(chk["glob"])
         elif kind == "package":

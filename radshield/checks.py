@@ -4,7 +4,9 @@ the radshield_facts collector: pure functions, no I/O. `radshield assess` calls
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from radshield import controls as ctl
@@ -177,6 +179,63 @@ def _check_user(chk: dict, ev: dict) -> tuple[bool | None, Any]:
     return ok, observed
 
 
+FUTURE_SKEW = 300.0
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+
+
+def duration_seconds(value: Any) -> float:
+    """300, "300", "5m", "25h", "2d" -> seconds (ValueError otherwise)."""
+    m = _DURATION_RE.match(str(value))
+    if not m:
+        raise ValueError(f"not a duration: {value!r} (seconds, or a number with s, m, h or d)")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def _epoch(value: Any) -> float:
+    """A time in a status file: epoch seconds, or ISO 8601 (a bare one is UTC)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def _check_json(chk: dict, ev: dict) -> tuple[bool | None, Any]:
+    """A key of a JSON status file (a program's own report: backup, forwarder) holds a value,
+    stays under a maximum, or is a time no older than max_age by the host's clock. A missing
+    file fails: the program has never reported."""
+    info = ev.get("files", {}).get(chk["json"])
+    if info is None:
+        return None, "file not in evidence"
+    if info.get("exists") is False:
+        return False, {"exists": False}
+    text = info.get("text")
+    if text is None:
+        return None, info.get("error", "file text not in evidence")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return False, {"error": f"not JSON: {exc}"}
+    value: Any = doc
+    for part in str(chk["key"]).split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    observed: dict[str, Any] = {"key": chk["key"], "value": value}
+    if value is None:
+        return False, observed
+    ok = True
+    if "equals" in chk:
+        ok &= str(value).lower() == str(chk["equals"]).lower()
+    if "max" in chk:
+        ok &= float(value) <= float(chk["max"])
+    if "max_age" in chk:
+        if ev.get("now") is None:
+            return None, "the host's clock is not in evidence"
+        age = float(ev["now"]) - _epoch(value)
+        observed["age_seconds"] = round(age, 1)
+        # a time more than 5 min ahead of the host's clock is not believed (planted or skewed)
+        ok &= -FUTURE_SKEW <= age <= duration_seconds(chk["max_age"])
+    return ok, observed
+
+
 CHECKERS = {
     "sshd": _check_sshd,
     "file": _check_file,
@@ -186,6 +245,7 @@ CHECKERS = {
     "sysctl": _check_sysctl,
     "command": _check_command,
     "user": _check_user,
+    "json": _check_json,
 }
 
 

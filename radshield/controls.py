@@ -45,6 +45,7 @@ CHECK_TYPES: dict[str, frozenset[str]] = {
     "sysctl": frozenset({"equals"}),
     "command": frozenset({"rc", "stdout_regex", "stdout_not_regex"}),
     "user": frozenset({"exists", "locked", "shell_regex", "groups_include"}),
+    "json": frozenset({"key", "equals", "max", "max_age"}),
 }
 
 HIPAA_SAFEGUARDS: dict[str, str] = {
@@ -60,6 +61,11 @@ HIPAA_SAFEGUARDS: dict[str, str] = {
     "164.312(e)(1)": "Transmission security",
     "164.312(e)(2)(i)": "Integrity controls (transmission)",
     "164.312(e)(2)(ii)": "Encryption (transmission)",
+    # administrative safeguards of the contingency plan (164.308(a)(7)) that the backup,
+    # standby and recovery roles implement
+    "164.308(a)(7)(ii)(A)": "Data backup plan",
+    "164.308(a)(7)(ii)(B)": "Disaster recovery plan",
+    "164.308(a)(7)(ii)(C)": "Emergency mode operation plan",
 }
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -150,6 +156,8 @@ def problems(entry: Any, source: str = "") -> list[str]:
             out.append(f"{where}{cid}: check[{i}] ({kind}) has unknown keys {sorted(extra)}")
         if not set(chk) - {kind}:
             out.append(f"{where}{cid}: check[{i}] ({kind}) asserts nothing")
+        if kind == "json" and ("key" not in chk or not set(chk) - {kind, "key"}):
+            out.append(f"{where}{cid}: check[{i}] (json) needs a key and what it must hold")
         if kind == "command" and not (
             isinstance(chk["command"], list) and all(isinstance(a, str) for a in chk["command"])
         ):
@@ -158,9 +166,10 @@ def problems(entry: Any, source: str = "") -> list[str]:
 
 
 def hipaa_tag_of(paragraph: str) -> str:
-    """'164.312(a)(2)(iii)' -> 'hipaa_312_a_2_iii'."""
+    """'164.312(a)(2)(iii)' -> 'hipaa_312_a_2_iii'; '164.308(a)(7)(ii)(A)' -> 'hipaa_308_a_7_ii_a'."""
+    section = paragraph.split("(", 1)[0].rsplit(".", 1)[-1]
     parts = re.findall(r"\(([^)]+)\)", paragraph)
-    return "hipaa_312_" + "_".join(parts)
+    return f"hipaa_{section}_" + "_".join(p.lower() for p in parts)
 
 
 def _control(entry: dict, source: str) -> Control:

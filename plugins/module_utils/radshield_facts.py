@@ -795,6 +795,7 @@ def collect(request):
         "hostname": socket.gethostname(),
         "uid": os.geteuid(),
         "python": ".".join(str(n) for n in sys.version_info[:3]),
+        "now": round(t0, 3),  # the host's clock: what the age of its status files is measured by
     }
     errors = {}
 

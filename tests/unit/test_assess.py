@@ -74,7 +74,15 @@ FILES = {
         "text": "PASS_MAX_DAYS\t90\nUMASK 027\n",
     },
     "/etc/absent": {"exists": False},
+    # a backup program's status, written 2 h before the evidence's "now" below
+    "/var/lib/backup/status.json": {
+        "exists": True,
+        "text": '{"last_success": "2026-12-01T22:00:00Z", "lag_seconds": 12, "ok": true}',
+    },
+    "/var/lib/backup/broken.json": {"exists": True, "text": "{not json"},
+    "/var/lib/backup/future.json": {"exists": True, "text": '{"t": 1796173200}'},
 }
+NOW = 1796169600.0  # 2026-12-02T00:00:00Z
 GLOBS = {
     "/etc/profile.d/*.sh": {
         "/etc/profile.d/a.sh": "umask 027\n",
@@ -125,6 +133,7 @@ EVIDENCE = ev(
     sysctls=SYSCTLS,
     users=USERS,
     commands=COMMANDS,
+    now=NOW,
 )
 
 CASES = [
@@ -190,6 +199,17 @@ CASES = [
     ({"user": "ghost", "shell_regex": "nologin"}, False),
     ({"user": "rsadmin", "groups_include": ["rsadmins"]}, True),
     ({"user": "rsadmin", "groups_include": ["rsadmins", "sudo"]}, False),
+    ({"json": "/var/lib/backup/status.json", "key": "last_success", "max_age": "25h"}, True),
+    ({"json": "/var/lib/backup/status.json", "key": "last_success", "max_age": "1h"}, False),
+    ({"json": "/var/lib/backup/status.json", "key": "last_success", "max_age": 7201}, True),
+    ({"json": "/var/lib/backup/status.json", "key": "last_success", "max_age": 7199}, False),
+    ({"json": "/var/lib/backup/status.json", "key": "lag_seconds", "max": 300}, True),
+    ({"json": "/var/lib/backup/status.json", "key": "lag_seconds", "max": 5}, False),
+    ({"json": "/var/lib/backup/status.json", "key": "ok", "equals": True}, True),
+    ({"json": "/var/lib/backup/status.json", "key": "missing", "max": 5}, False),
+    ({"json": "/var/lib/backup/broken.json", "key": "ok", "equals": True}, False),
+    ({"json": "/etc/absent", "key": "last_success", "max_age": "25h"}, False),  # never reported
+    ({"json": "/var/lib/backup/future.json", "key": "t", "max_age": "25h"}, False),  # 1 h ahead
 ]
 
 

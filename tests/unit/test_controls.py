@@ -147,3 +147,4 @@ def test_problems_catches_malformed_entries():
 def test_hipaa_tag_of():
     assert ctl.hipaa_tag_of("164.312(a)(2)(iii)") == "hipaa_312_a_2_iii"
     assert ctl.hipaa_tag_of("164.312(b)") == "hipaa_312_b"
+    assert ctl.hipaa_tag_of("164.308(a)(7)(ii)(A)") == "hipaa_308_a_7_ii_a"

@@ -25,8 +25,12 @@ def _estate(**pacs_vars):
 
 def test_the_lab_table_is_unchanged():
     ids = sorted(p.id for p in probe.probes())
-    assert len(ids) == 16
-    assert "dicom.unknown_aet" in ids and "tcp.pacs_ssh.from_clinical" in ids
+    # two PACS (primary and standby): each PACS probe once per PACS, named after it; SSH
+    # probes for each of the six managed hosts
+    assert len(ids) == 27
+    for pacs in ("pacs-01", "pacs-02"):
+        assert f"dicom.unknown_aet.{pacs}" in ids and f"tcp.pacs_ssh.from_clinical.{pacs}" in ids
+    assert "ssh_password.backup-01" in ids and "ssh_root_key.backup-01" in ids
 
 
 def test_ports_and_ae_titles_come_from_the_inventory():

@@ -363,8 +363,9 @@ def test_probe_table_is_declarative_and_complete():
         and addrs["pacs-01"]["imaging"] == "10.213.10.11"
     )
     legit = {p.id: p.expected for p in table}
-    assert legit["tcp.pacs_dicom.from_imaging"] == ("open",)
-    assert legit["tcp.pacs_ssh.from_clinical"] == ("closed",)
+    for pacs in ("pacs-01", "pacs-02"):  # the standby is probed like the primary
+        assert legit[f"tcp.pacs_dicom.from_imaging.{pacs}"] == ("open",)
+        assert legit[f"tcp.pacs_ssh.from_clinical.{pacs}"] == ("closed",)
 
 
 def test_probe_outcome_parsers():
