@@ -86,9 +86,13 @@ def _tls_context(ca: str | None, cert: str | None, key: str | None) -> ssl.SSLCo
 
 
 def run_client(args: argparse.Namespace) -> dict:
-    """One association (echo or store), described as a dict. Never raises on DICOM errors."""
+    """One association (echo, store or find), described as a dict. Never raises on DICOM errors."""
     from pynetdicom import AE  # noqa: PLC0415
-    from pynetdicom.sop_class import CTImageStorage, Verification  # noqa: PLC0415
+    from pynetdicom.sop_class import (  # noqa: PLC0415
+        CTImageStorage,
+        StudyRootQueryRetrieveInformationModelFind,
+        Verification,
+    )
 
     messages: list[str] = []
 
@@ -103,8 +107,10 @@ def run_client(args: argparse.Namespace) -> dict:
 
     ae = AE(ae_title=args.aet)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = args.timeout
+    ae.connection_timeout = args.timeout
     ae.add_requested_context(Verification)
     ae.add_requested_context(CTImageStorage)
+    ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
     tls_args = None
     result: dict = {"op": args.op, "calling": args.aet, "called": args.called, "tls": args.tls}
     if args.tls:
@@ -127,6 +133,23 @@ def run_client(args: argparse.Namespace) -> dict:
         if args.op == "echo":
             status = assoc.send_c_echo()
             result["status"] = int(status.Status) if status else None
+        elif args.op == "find":  # a radiologist's study query: by Study Instance UID or all
+            from pydicom.dataset import Dataset  # noqa: PLC0415
+
+            query = Dataset()
+            query.QueryRetrieveLevel = "STUDY"
+            query.StudyInstanceUID = args.study or ""
+            query.NumberOfStudyRelatedInstances = ""
+            studies, statuses = [], []
+            model = StudyRootQueryRetrieveInformationModelFind
+            for status, ident in assoc.send_c_find(query, model):
+                statuses.append(int(status.Status) if status else None)
+                if status and status.Status in (0xFF00, 0xFF01) and ident is not None:
+                    count = ident.get("NumberOfStudyRelatedInstances")
+                    studies.append(
+                        {"study_uid": str(ident.StudyInstanceUID), "instances": int(count or 0)}
+                    )
+            result.update(studies=studies, statuses=sorted({s for s in statuses if s is not None}))
         else:
             from pydicom.uid import generate_uid  # noqa: PLC0415
 
@@ -153,7 +176,9 @@ def run_client(args: argparse.Namespace) -> dict:
 
 def client_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bench_dicom.py client", description="one DICOM association")
-    p.add_argument("op", choices=["echo", "store"], help="C-ECHO, or C-STORE of --count images")
+    p.add_argument(
+        "op", choices=["echo", "store", "find"], help="C-ECHO, C-STORE of --count images, C-FIND"
+    )
     p.add_argument("--host", required=True, help="address of the PACS")
     p.add_argument("--port", type=int, default=2762, help="DICOM port (default 2762)")
     p.add_argument("--aet", default="MOD01", help="calling AE title (ours)")
@@ -164,6 +189,7 @@ def client_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", help="client private key (PEM)")
     p.add_argument("--server-name", help="name to verify in the PACS certificate (default --host)")
     p.add_argument("--count", type=int, default=1, help="instances to store (store)")
+    p.add_argument("--study", help="Study Instance UID to find (find; default: every study)")
     p.add_argument("--timeout", type=float, default=15, help="network timeouts, seconds")
     return p
 

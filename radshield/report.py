@@ -554,7 +554,7 @@ Overall score {{ pct(r.summary.score_after) }}{% if r.summary.score_before is no
 <td>{{ pct(h.score_before) }}</td><td><strong>{{ pct(h.score_after) }}</strong></td><td>{{ h.counts_after.pass }}</td><td>{{ h.counts_after.fail }}</td><td>{{ h.counts_after.error }}</td><td>{{ h.counts_after.not_applicable }}</td></tr>
 {% endfor %}</table>
 
-<h2 id="hipaa">Score per HIPAA technical safeguard (45 CFR 164.312)</h2>
+<h2 id="hipaa">Score per HIPAA safeguard (45 CFR 164.312 technical, 164.308(a)(7) contingency plan)</h2>
 {{ hipaa_chart|safe }}
 <table id="hipaa-table"><tr><th>Paragraph</th><th>Safeguard</th><th>Score before</th><th>Score now</th><th>Met</th><th>Failed</th><th>Not assessed</th><th>Not applicable</th></tr>
 {% for p in r.hipaa %}<tr><td>{{ p.paragraph }}</td><td>{{ p.name }}</td><td>{{ pct(p.score_before) }}</td><td><strong>{{ pct(p.score_after) }}</strong></td>
