@@ -89,6 +89,7 @@ class Forwarder:
     batch_size: int = 20
     workers: int = 4
     lag_threshold_seconds: float = 300
+    max_backoff: float = 60
     proc: subprocess.Popen | None = None
     starts: int = 0
     extra_env: dict = field(default_factory=dict)
@@ -107,6 +108,7 @@ class Forwarder:
             "batch_size": self.batch_size,
             "workers": self.workers,
             "lag_threshold_seconds": self.lag_threshold_seconds,
+            "max_backoff": self.max_backoff,
         }, indent=1))  # fmt: skip
 
     @property
