@@ -90,6 +90,7 @@ class Forwarder:
     workers: int = 4
     lag_threshold_seconds: float = 300
     max_backoff: float = 60
+    verify_md5: bool = True
     proc: subprocess.Popen | None = None
     starts: int = 0
     extra_env: dict = field(default_factory=dict)
@@ -109,6 +110,7 @@ class Forwarder:
             "workers": self.workers,
             "lag_threshold_seconds": self.lag_threshold_seconds,
             "max_backoff": self.max_backoff,
+            "verify_md5": self.verify_md5,
         }, indent=1))  # fmt: skip
 
     @property
