@@ -86,8 +86,9 @@ def stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
 class Pacs:
     """Orthanc behind nginx, configured by the role's templates."""
 
-    def __init__(self, workdir: Path, name: str = "pacs"):
+    def __init__(self, workdir: Path, name: str = "pacs", aet: str = "RADSHIELD_PACS"):
         self.dir = workdir / name
+        self.aet = aet
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dicom_port = free_port()
         self.backend_port = free_port()
@@ -108,6 +109,7 @@ class Pacs:
             "role": str(ROLE),
             "out": str(d),
             "ansible_python_interpreter": sys.executable,
+            "pacs_orthanc_aet": self.aet,
             "pacs_orthanc_users": [{"name": ADMIN, "password": ADMIN_PW}],
             "pacs_orthanc_modalities": [
                 {
@@ -197,6 +199,14 @@ class Pacs:
         stop(self.nginx)
         self.stop_orthanc()
 
+    def reset(self) -> None:
+        """An empty Orthanc again (new storage and index, same configuration and ports)."""
+        self.stop_orthanc()
+        for sub in ("storage", "index"):
+            shutil.rmtree(self.dir / sub)
+            (self.dir / sub).mkdir()
+        self.start_orthanc()
+
     def client_config(self, **over):  # noqa: ANN201
         from radshield.migrate.config import OrthancConfig  # noqa: PLC0415
 
@@ -213,7 +223,7 @@ class Pacs:
         from radshield.migrate.config import DicomTarget  # noqa: PLC0415
 
         return DicomTarget(
-            host="127.0.0.1", port=self.dicom_port, called_aet="RADSHIELD_PACS", calling_aet="MOD01",
+            host="127.0.0.1", port=self.dicom_port, called_aet=self.aet, calling_aet="MOD01",
             ca_file=str(self.pki / "ca.crt"), client_cert=str(self.pki / "MOD01.crt"),
             client_key=str(self.pki / "MOD01.key"), server_name="localhost",
         )  # fmt: skip
