@@ -156,11 +156,20 @@ def run_client(args: argparse.Namespace) -> dict:
             study, series = generate_uid(), generate_uid()
             statuses, uids = [], []
             t1 = time.monotonic()
+            acked = []  # (SOP Instance UID, wall-clock time of the success status)
             for i in range(args.count):
+                if not assoc.is_established:  # the PACS went away mid-stream
+                    break
                 ds = make_dataset(i, study, series)
                 status = assoc.send_c_store(ds)
                 statuses.append(int(status.Status) if status else None)
                 uids.append(ds.SOPInstanceUID)
+                if status and status.Status == 0:
+                    acked.append((str(ds.SOPInstanceUID), round(time.time(), 3)))
+                if args.interval:
+                    time.sleep(args.interval)
+            if args.all_uids:
+                result["acked"] = acked
             result.update(
                 stored=sum(1 for s in statuses if s == 0),
                 statuses=sorted({s for s in statuses if s is not None}) or [None],
@@ -189,6 +198,10 @@ def client_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", help="client private key (PEM)")
     p.add_argument("--server-name", help="name to verify in the PACS certificate (default --host)")
     p.add_argument("--count", type=int, default=1, help="instances to store (store)")
+    p.add_argument("--interval", type=float, default=0, help="seconds between two C-STOREs")
+    p.add_argument(
+        "--all-uids", action="store_true", help="list every acknowledged instance with its time"
+    )
     p.add_argument("--study", help="Study Instance UID to find (find; default: every study)")
     p.add_argument("--timeout", type=float, default=15, help="network timeouts, seconds")
     return p
