@@ -21,7 +21,7 @@ export ANSIBLE_DEPRECATION_WARNINGS := False
 endif
 
 .PHONY: help setup lab lab-up lab-down lab-status ping harden check assess probe report \
-        lint unit migrate-test lab-test molecule test bench bench-migrate clean mutate-infra \
+        lint unit migrate-test backup-test lab-test molecule test bench bench-migrate bench-backup clean mutate-infra \
         verify-cloud prowler
 
 help: ## list the targets
@@ -82,6 +82,9 @@ unit: ## fast tests, no podman: lab module, roles rendered, controls, assess/rep
 migrate-test: ## archive migration against real Orthanc + nginx + moto_server on loopback (no podman)
 	$(BIN)/pytest -q tests/migrate
 
+backup-test: ## PACS backups against real Orthanc + nginx, rclone (append-only) and restic on loopback (no podman)
+	$(BIN)/pytest -q tests/backup
+
 mutate-infra: setup ## mutation testing of infra/ (mutmut; MUTATE_SAMPLE=N for a sample per scope); reports/mutation/
 	@MUTATE_OUT=$(CURDIR)/$(REPORTS)/mutation scripts/mutate_infra.sh
 
@@ -102,13 +105,16 @@ lab-test: ## pristine-system setup test, lab lifecycle, then hardened hosts prov
 molecule: ## every role's molecule scenario (check, converge, idempotence, verify)
 	$(BIN)/pytest -q tests/molecule
 
-test: setup lint unit migrate-test lab-test molecule ## the whole suite, as CI runs it
+test: setup lint unit migrate-test backup-test lab-test molecule ## the whole suite, as CI runs it
 
 bench: setup ## wall times: ansible setup (floor), harden cold and warm, assess, make lab warm; ratios
 	$(BIN)/python -m radshield.bench
 
 bench-migrate: setup ## migrate/restore throughput vs raw put_object, GET+PUT loop and C-STORE floors; peak RSS
 	$(BIN)/python -m radshield.migrate.bench
+
+bench-backup: setup ## restic backup/restore MB/s through rclone's append-only HTTPS server vs a tar stream floor
+	$(BIN)/python -m radshield.backup_bench
 
 clean: lab-down ## lab-down plus caches (keeps the venv and the image)
 	rm -rf .pytest_cache .ruff_cache $(REPORTS)
