@@ -70,7 +70,9 @@ def main() -> int:
                        capture_output=True)  # fmt: skip
         (d / "pw").write_text(REPO_PW)
         repo_root = d / "srv"
-        env = dict(os.environ, RESTIC_PASSWORD_FILE=str(d / "pw"), RESTIC_CACHE_DIR=str(d / "cache"))
+        env = dict(
+            os.environ, RESTIC_PASSWORD_FILE=str(d / "pw"), RESTIC_CACHE_DIR=str(d / "cache")
+        )
         subprocess.run(["restic", "init"], env=dict(env, RESTIC_REPOSITORY=str(repo_root / USER)),
                        check=True, capture_output=True)  # fmt: skip
         port = testbed.free_port()
@@ -88,7 +90,9 @@ def main() -> int:
             rest = ["restic", "--cacert", str(d / "cert.pem"), "-q"]
             backup_s = timed([*rest, "backup", str(data)], env=renv)
             again_s = timed([*rest, "backup", str(data)], env=renv)
-            restore_s = timed([*rest, "restore", "latest", "--target", str(d / "restored")], env=renv)
+            restore_s = timed(
+                [*rest, "restore", "latest", "--target", str(d / "restored")], env=renv
+            )
         finally:
             testbed.stop(rclone)
         repo_bytes = du(repo_root / USER)

@@ -154,7 +154,12 @@ def restored(backup_during_stores, client, pacs_pair, workdir):
     verify = client.program("verify", "--url", fresh.url, "--credentials", str(cred), "--cacert",
                             str(fresh.pki / "ca.crt"), "--expect", str(report["instances"]),
                             "--uids-out", str(uids))  # fmt: skip
-    return {"report": report, "verify": verify, "uids": set(uids.read_text().split()), "fresh": fresh}
+    return {
+        "report": report,
+        "verify": verify,
+        "uids": set(uids.read_text().split()),
+        "fresh": fresh,
+    }
 
 
 def test_backup_during_cstores_restores_consistently(backup_during_stores, restored, initial):
@@ -201,7 +206,9 @@ def test_pacs_credentials_cannot_delete_or_rewrite(backup_during_stores, client,
     # (each refused DELETE is retried by restic with back-off: about 30 s per command)
     for args in (["forget", "--prune", "--keep-last", "1"], ["forget", ids[0]]):
         proc = client.restic(*args)
-        assert proc.returncode != 0, f"restic {' '.join(args)} succeeded through the PACS's credentials"
+        assert proc.returncode != 0, (
+            f"restic {' '.join(args)} succeeded through the PACS's credentials"
+        )
     # raw HTTP with the REST user and password
     auth = (name, CLIENTS[name]["rest"])
     data = _files(server, name, "data")[0]
@@ -215,11 +222,15 @@ def test_pacs_credentials_cannot_delete_or_rewrite(backup_during_stores, client,
     s = requests.Session()  # verify= per request: a session's is overridden by REQUESTS_CA_BUNDLE
     ca = str(server.ca)
     for kind, path in targets.items():
-        assert s.delete(server.http(path), auth=auth, verify=ca, timeout=30).status_code == 403, f"DELETE {kind}"
+        assert s.delete(server.http(path), auth=auth, verify=ca, timeout=30).status_code == 403, (
+            f"DELETE {kind}"
+        )
         original = (repo / path.split("/", 1)[1]) if kind != "data" else data
         blob = original.read_bytes()
         for label, body in (("overwrite", b"\0" * len(blob)), ("truncate", blob[: len(blob) // 2])):
-            code = s.post(server.http(path), data=body, auth=auth, verify=ca, timeout=30).status_code
+            code = s.post(
+                server.http(path), data=body, auth=auth, verify=ca, timeout=30
+            ).status_code
             assert code == 403, f"POST {label} of {kind} answered {code}"
     # nothing changed on disk; restic's full check from the backup host passes
     after = _digest([p for p in repo.rglob("*") if p.is_file() and "locks" not in p.parts])
@@ -253,13 +264,20 @@ def test_pacs_cannot_reach_another_hosts_repository(client, server):
 # ------------------------------------------------------------------ (d) retention, backup host only
 
 
-def _maintain(server, workdir: Path, job: str, keep: dict) -> tuple[subprocess.CompletedProcess, dict]:
+def _maintain(
+    server, workdir: Path, job: str, keep: dict
+) -> tuple[subprocess.CompletedProcess, dict]:
     cfg = {
         "restic": "/usr/bin/restic",
         "state_dir": str(workdir / "server-state"),
         "cache_dir": str(workdir / "cache-server"),
-        "repos": [{"name": "pacs-02", "path": str(server.root / "pacs-02"),
-                   "password_file": str(server.secrets["pacs-02"])}],  # fmt: skip
+        "repos": [
+            {
+                "name": "pacs-02",
+                "path": str(server.root / "pacs-02"),
+                "password_file": str(server.secrets["pacs-02"]),
+            }
+        ],  # fmt: skip
         "keep": keep,
         "check_subset": "50%",
         "future_tolerance_s": 3600,
@@ -285,9 +303,13 @@ def test_retention_from_the_backup_host_keeps_within(client2, server, workdir):
                            if '"summary"' in ln)  # fmt: skip
     proc, report = _maintain(server, workdir, "retention", {"within": "30d"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    left = {s["short_id"] for s in json.loads(server.local("pacs-02", "snapshots", "--json").stdout)}
+    left = {
+        s["short_id"] for s in json.loads(server.local("pacs-02", "snapshots", "--json").stdout)
+    }
     assert left == {made["10d"], made["3d"], made["1h"]}
-    assert report["repos"]["pacs-02"]["result"] == "ok" and report["repos"]["pacs-02"]["removed"] == 3
+    assert (
+        report["repos"]["pacs-02"]["result"] == "ok" and report["repos"]["pacs-02"]["removed"] == 3
+    )
 
     # a planted snapshot dated in the future would make --keep-within drop the real ones: refused
     future = (t + dt.timedelta(days=60)).strftime("%Y-%m-%d %H:%M:%S")
@@ -297,10 +319,12 @@ def test_retention_from_the_backup_host_keeps_within(client2, server, workdir):
     assert proc.returncode == 1
     assert report["result"] == "failed" and report["repos"]["pacs-02"]["result"] == "refused"
     assert "future" in report["repos"]["pacs-02"]["error"]
-    assert {s["id"] for s in json.loads(server.local("pacs-02", "snapshots", "--json").stdout)} == before
+    assert {
+        s["id"] for s in json.loads(server.local("pacs-02", "snapshots", "--json").stdout)
+    } == before
 
     proc, report = _maintain(server, workdir, "check", {"within": "30d"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     r = report["repos"]["pacs-02"]
     assert r["result"] == "ok" and r["snapshots"] == 4
-    assert dt.datetime.fromisoformat(r["newest_snapshot_arrived"]) <= dt.datetime.now(dt.timezone.utc)
+    assert dt.datetime.fromisoformat(r["newest_snapshot_arrived"]) <= dt.datetime.now(dt.UTC)

@@ -18,7 +18,11 @@ GOOD_PACS = {
 }
 GOOD_SERVER = {
     "backup_server_clients": [
-        {"name": "pacs-01", "rest_password": "unit-Rest-Password-0123", "repo_password": "unit-Repo-Password-0123"}
+        {
+            "name": "pacs-01",
+            "rest_password": "unit-Rest-Password-0123",
+            "repo_password": "unit-Repo-Password-0123",
+        }
     ]
 }
 
