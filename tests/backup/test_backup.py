@@ -193,23 +193,40 @@ def _digest(paths: list[Path]) -> dict[str, str]:
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
 
 
-def test_pacs_credentials_cannot_delete_or_rewrite(backup_during_stores, client, server, tmp_path):
-    name = "pacs-01"
+class Attempts(threading.Thread):
+    """restic forget with every credential the PACS holds, in the background: each refused
+    DELETE is retried by restic with back-off (about 30 s per command), so the other tests
+    run meanwhile and the last test of this file collects the results."""
+
+    def __init__(self, client, ids: list[str]):
+        super().__init__(daemon=True)
+        self.client, self.ids, self.results = client, ids, {}
+
+    def run(self) -> None:
+        for args in (("forget", "--prune", "--keep-last", "1"), ("forget", self.ids[0])):
+            self.results[args] = self.client.restic(*args)
+
+
+def _repo_files(server, name: str) -> dict[str, str]:
     repo = server.root / name
+    return _digest([p for p in repo.rglob("*") if p.is_file() and "locks" not in p.parts])
+
+
+@pytest.fixture(scope="module")
+def attack(backup_during_stores, client, server):
     second = client.program("backup")  # a second snapshot: keep-last 1 would drop the first
     assert second.returncode == 0, second.stdout + second.stderr
-    before = _digest([p for p in repo.rglob("*") if p.is_file() and "locks" not in p.parts])
-    snaps = client.restic("snapshots", "--json")
-    ids = [s["id"] for s in json.loads(snaps.stdout)]
+    ids = [s["id"] for s in json.loads(client.restic("snapshots", "--json").stdout)]
     assert len(ids) == 2
-    # restic itself, with the repository password and the REST credentials
-    # (each refused DELETE is retried by restic with back-off: about 30 s per command)
-    for args in (["forget", "--prune", "--keep-last", "1"], ["forget", ids[0]]):
-        proc = client.restic(*args)
-        assert proc.returncode != 0, (
-            f"restic {' '.join(args)} succeeded through the PACS's credentials"
-        )
-    # raw HTTP with the REST user and password
+    before = _repo_files(server, "pacs-01")
+    attempts = Attempts(client, ids)
+    attempts.start()
+    return {"ids": ids, "before": before, "attempts": attempts}
+
+
+def test_pacs_rest_credentials_cannot_delete_overwrite_or_truncate(attack, server):
+    name = "pacs-01"
+    repo = server.root / name
     auth = (name, CLIENTS[name]["rest"])
     data = _files(server, name, "data")[0]
     targets = {
@@ -222,9 +239,8 @@ def test_pacs_credentials_cannot_delete_or_rewrite(backup_during_stores, client,
     s = requests.Session()  # verify= per request: a session's is overridden by REQUESTS_CA_BUNDLE
     ca = str(server.ca)
     for kind, path in targets.items():
-        assert s.delete(server.http(path), auth=auth, verify=ca, timeout=30).status_code == 403, (
-            f"DELETE {kind}"
-        )
+        code = s.delete(server.http(path), auth=auth, verify=ca, timeout=30).status_code
+        assert code == 403, f"DELETE {kind} answered {code}"
         original = (repo / path.split("/", 1)[1]) if kind != "data" else data
         blob = original.read_bytes()
         for label, body in (("overwrite", b"\0" * len(blob)), ("truncate", blob[: len(blob) // 2])):
@@ -232,16 +248,6 @@ def test_pacs_credentials_cannot_delete_or_rewrite(backup_during_stores, client,
                 server.http(path), data=body, auth=auth, verify=ca, timeout=30
             ).status_code
             assert code == 403, f"POST {label} of {kind} answered {code}"
-    # nothing changed on disk; restic's full check from the backup host passes
-    after = _digest([p for p in repo.rglob("*") if p.is_file() and "locks" not in p.parts])
-    assert {k: v for k, v in after.items() if k in before} == before
-    assert set(json.loads(client.restic("snapshots", "--json").stdout)[i]["id"]
-               for i in range(len(ids))) == set(ids)  # fmt: skip
-    check = server.local(name, "check", "--read-data")
-    assert "no errors were found" in check.stdout
-    proc = client.program("restore", "--snapshot", ids[-1], "--target", str(tmp_path / "again"))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert json.loads(proc.stdout)["attachments_bad"] == 0
 
 
 # ------------------------------------------------------------------ (c) private repositories
@@ -253,7 +259,7 @@ def test_pacs_cannot_reach_another_hosts_repository(client, server):
                          ("POST", "pacs-02/data/" + "0" * 64)):  # fmt: skip
         r = requests.request(method, server.http(path), auth=auth, data=b"x" if method == "POST" else None,
                              verify=str(server.ca), timeout=30)  # fmt: skip
-        assert r.status_code in (401, 403), f"{method} {path} answered {r.status_code}"
+        assert r.status_code == 403, f"{method} {path} answered {r.status_code}"
     proc = client.restic("snapshots", repo="pacs-02")
     assert proc.returncode != 0
     bad = requests.get(server.http("pacs-01/config"), auth=("pacs-01", "wrong-password-000000"),
@@ -328,3 +334,29 @@ def test_retention_from_the_backup_host_keeps_within(client2, server, workdir):
     r = report["repos"]["pacs-02"]
     assert r["result"] == "ok" and r["snapshots"] == 4
     assert dt.datetime.fromisoformat(r["newest_snapshot_arrived"]) <= dt.datetime.now(dt.UTC)
+
+
+# ------------------------------------------------------------------ (b) the end: nothing lost
+
+
+def test_pacs_restic_forget_fails_and_the_repository_is_intact(attack, client, server, tmp_path):
+    attempts = attack["attempts"]
+    attempts.join(240)
+    assert not attempts.is_alive(), "restic forget still running"
+    for args, proc in attempts.results.items():
+        assert proc.returncode != 0, (
+            f"restic {' '.join(args)} succeeded through the PACS's credentials"
+        )
+    assert len(attempts.results) == 2
+    # nothing on disk changed; both snapshots are there; restic's full check from the backup host
+    after = _repo_files(server, "pacs-01")
+    assert {k: v for k, v in after.items() if k in attack["before"]} == attack["before"]
+    left = {s["id"] for s in json.loads(server.local("pacs-01", "snapshots", "--json").stdout)}
+    assert left == set(attack["ids"])
+    check = server.local("pacs-01", "check", "--read-data")
+    assert "no errors were found" in check.stdout
+    proc = client.program(
+        "restore", "--snapshot", attack["ids"][0], "--target", str(tmp_path / "again")
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["attachments_bad"] == 0

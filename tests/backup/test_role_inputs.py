@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -78,10 +79,24 @@ BAD = {
 }  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> dict:
+    """Every case's run, three at a time (each ansible-playbook costs seconds)."""
+    jobs = {case: (tmp_path_factory.mktemp("inputs"), group, overrides, ())
+            for case, (group, overrides, _) in BAD.items()}  # fmt: skip
+    jobs["good pacs"] = (tmp_path_factory.mktemp("inputs"), "pacs_servers", {},
+                         ("--tags", "pacs_backup.inputs,backup_server.inputs"))  # fmt: skip
+    jobs["good server"] = (tmp_path_factory.mktemp("inputs"), "backup_servers", {},
+                           ("--tags", "backup_server.inputs"))  # fmt: skip
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {c: pool.submit(_run, d, g, o, *x) for c, (d, g, o, x) in jobs.items()}
+        return {c: (f.result(), jobs[c][0]) for c, f in futures.items()}
+
+
 @pytest.mark.parametrize("case", list(BAD))
-def test_preflight_refuses_before_any_change(case, tmp_path):
-    group, overrides, messages = BAD[case]
-    proc = _run(tmp_path, group, overrides)
+def test_preflight_refuses_before_any_change(case, results):
+    _, _, messages = BAD[case]
+    proc, tmp_path = results[case]
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2, out[-2000:]
     for message in messages:
@@ -93,9 +108,8 @@ def test_preflight_refuses_before_any_change(case, tmp_path):
         assert secret not in out
 
 
-def test_good_input_passes_the_checks(tmp_path):
-    proc = _run(tmp_path, "pacs_servers", {}, "--tags", "pacs_backup.inputs,backup_server.inputs")
+@pytest.mark.parametrize("case", ["good pacs", "good server"])
+def test_good_input_passes_the_checks(case, results):
+    proc, _ = results[case]
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
     assert "failed=0" in proc.stdout
-    proc = _run(tmp_path, "backup_servers", {}, "--tags", "backup_server.inputs")
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
