@@ -21,7 +21,8 @@ export ANSIBLE_DEPRECATION_WARNINGS := False
 endif
 
 .PHONY: help setup lab lab-up lab-down lab-status ping harden check assess probe report \
-        lint unit migrate-test standby-test lab-test molecule test bench bench-migrate bench-forward clean mutate-infra \
+        lint unit migrate-test standby-test backup-test lab-test molecule test bench bench-migrate \
+        bench-forward bench-backup clean mutate-infra \
         verify-cloud prowler
 
 help: ## list the targets
@@ -85,6 +86,9 @@ migrate-test: ## archive migration against real Orthanc + nginx + moto_server on
 standby-test: ## standby copy: the pacs_forwarder program between two real Orthancs on loopback (no podman)
 	$(BIN)/pytest -q tests/standby
 
+backup-test: ## PACS backups against real Orthanc + nginx, rclone (append-only) and restic on loopback (no podman)
+	$(BIN)/pytest -q tests/backup
+
 mutate-infra: setup ## mutation testing of infra/ (mutmut; MUTATE_SAMPLE=N for a sample per scope); reports/mutation/
 	@MUTATE_OUT=$(CURDIR)/$(REPORTS)/mutation scripts/mutate_infra.sh
 
@@ -105,7 +109,7 @@ lab-test: ## pristine-system setup test, lab lifecycle, then hardened hosts prov
 molecule: ## every role's molecule scenario (check, converge, idempotence, verify)
 	$(BIN)/pytest -q tests/molecule
 
-test: setup lint unit migrate-test standby-test lab-test molecule ## the whole suite, as CI runs it
+test: setup lint unit migrate-test standby-test backup-test lab-test molecule ## the whole suite, as CI runs it
 
 bench: setup ## wall times: ansible setup (floor), harden cold and warm, assess, make lab warm; ratios
 	$(BIN)/python -m radshield.bench
@@ -115,6 +119,9 @@ bench-migrate: setup ## migrate/restore throughput vs raw put_object, GET+PUT lo
 
 bench-forward: setup ## forwarder lag (C-STORE ack -> on the standby, p50/p95) and throughput vs a GET+POST loop floor
 	$(BIN)/python -m radshield.standby.bench
+
+bench-backup: setup ## restic backup/restore MB/s through rclone's append-only HTTPS server vs a tar stream floor
+	$(BIN)/python -m radshield.backup_bench
 
 clean: lab-down ## lab-down plus caches (keeps the venv and the image)
 	rm -rf .pytest_cache .ruff_cache $(REPORTS)

@@ -172,6 +172,10 @@ class Pacs:
 
     def start(self) -> None:
         self.start_orthanc()
+        self.start_nginx()
+
+    def start_nginx(self) -> None:
+        """nginx alone (the backup tests run Orthanc under their own stop/start hooks)."""
         if self.nginx is None or self.nginx.poll() is not None:
             log = open(self.dir / "nginx" / "stderr.log", "ab")  # noqa: SIM115
             self.nginx = subprocess.Popen(
