@@ -39,7 +39,7 @@ def _run(tmp_path: Path, group: str, overrides: dict, *extra: str):
     base = {"ansible_become": False, "pacs_backup_ca_src": str(ca),
             "backup_server_pki_dir": str(tmp_path / "pki"), **GOOD_PACS, **GOOD_SERVER}  # fmt: skip
     (tmp_path / "vars.json").write_text(json.dumps({**base, **overrides}))
-    return run_playbook("-i", str(inv), "playbooks/backup.yml", "--check", "-e",
+    return run_playbook("-i", str(inv), "playbooks/recover.yml", "--check", "-e",
                         f"@{tmp_path / 'vars.json'}", *extra)  # fmt: skip
 
 
