@@ -200,9 +200,9 @@ class Migration:
                 result.update(state="verified", version_id=existing.version_id, error=None)
                 return {**result, "_skipped": True, "_bytes": 0}
             memo.update(sha256=sha, size=spool.size, sent=True, result=dict(result))
-            # An instance that fits the in-memory spool goes as bytes (one send, as the raw
-            # floor does); a bigger one streams from its spool file on disk.
-            body = spool.file.read() if spool.size <= cfg.spool_bytes else spool.file
+            # An instance that fits the in-memory spool goes as the bytes received (one send,
+            # as the raw floor does, no copy); a bigger one streams from its spool file.
+            body = spool.data if spool.data is not None else spool.file
             try:
                 stored = s3target.put(self.s3, bucket, key, body, spool.size, sha, self.kms_key)
             except s3target.ObjectExists:
