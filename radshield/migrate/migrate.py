@@ -8,6 +8,7 @@ import io
 import json
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from typing import Any
@@ -79,18 +80,37 @@ def discover(client: OrthancClient, ledger: Ledger, cfg: MigrateConfig) -> dict[
     stats = {"studies_scanned": 0, "new_instances": 0}
     seq = ledger.get("changes_seq")
 
-    def add_study(study_id: str) -> None:
+    def rows_of(study_id: str) -> list[dict] | None:
         try:
-            rows = retry(
+            return retry(
                 lambda: _study_rows(client, study_id, prefix), cfg.retries, cfg.backoff, transient
             )
         except OrthancError as exc:
             if exc.status == 404:  # deleted meanwhile
-                return
+                return None
             raise
-        stats["studies_scanned"] += 1
-        stats["new_instances"] += ledger.add_instances(rows)
 
+    def add_studies(study_ids: list[str]) -> None:
+        # A page of studies read in parallel (three REST calls each), written to the ledger
+        # here in page order by this thread (the only one that touches the ledger).
+        for rows in pool.map(rows_of, study_ids):
+            if rows is None:
+                continue
+            stats["studies_scanned"] += 1
+            stats["new_instances"] += ledger.add_instances(rows)
+
+    with ThreadPoolExecutor(cfg.concurrency, thread_name_prefix="discover") as pool:
+        return _discover(client, ledger, cfg, stats, seq, add_studies)
+
+
+def _discover(
+    client: OrthancClient,
+    ledger: Ledger,
+    cfg: MigrateConfig,
+    stats: dict,
+    seq: str | None,
+    add_studies: Callable[[list[str]], None],
+) -> dict[str, int]:
     if seq is None or cfg.full_scan:
         last = retry(client.last_change, cfg.retries, cfg.backoff, transient)
         since = 0
@@ -101,8 +121,7 @@ def discover(client: OrthancClient, ledger: Ledger, cfg: MigrateConfig) -> dict[
                 cfg.backoff,
                 transient,
             )
-            for sid in page:
-                add_study(sid)
+            add_studies(page)
             if len(page) < STUDIES_PAGE:
                 break
             since += STUDIES_PAGE
@@ -145,8 +164,7 @@ def discover(client: OrthancClient, ledger: Ledger, cfg: MigrateConfig) -> dict[
                 studies.append(study_id)
             if len(series_study) > 10000:
                 series_study.clear()
-        for sid in studies:
-            add_study(sid)
+        add_studies(studies)
         last = int(page.get("Last", since))
         if last > since:
             ledger.set("changes_seq", str(last))
@@ -200,9 +218,9 @@ class Migration:
                 result.update(state="verified", version_id=existing.version_id, error=None)
                 return {**result, "_skipped": True, "_bytes": 0}
             memo.update(sha256=sha, size=spool.size, sent=True, result=dict(result))
-            # An instance that fits the in-memory spool goes as bytes (one send, as the raw
-            # floor does); a bigger one streams from its spool file on disk.
-            body = spool.file.read() if spool.size <= cfg.spool_bytes else spool.file
+            # An instance that fits the in-memory spool goes as the bytes received (one send,
+            # as the raw floor does, no copy); a bigger one streams from its spool file.
+            body = spool.data if spool.data is not None else spool.file
             try:
                 stored = s3target.put(self.s3, bucket, key, body, spool.size, sha, self.kms_key)
             except s3target.ObjectExists:
@@ -253,53 +271,51 @@ class Migration:
             }
 
     # ------------------------------------------------------------------ manifests
+    def _put_manifest(self, study_id: str, study_uid: str, rows: list[dict]) -> None:
+        try:
+            tags = self.client.study(study_id).get("MainDicomTags", {})
+        except OrthancError:
+            tags = {}
+        fields = ("series_uid", "sop_uid", "key", "size", "sha256", "body_sha256", "md5",
+                  "sop_class", "transfer_syntax", "version_id")  # fmt: skip
+        manifest = {
+            "format": "radshield-manifest-1",
+            "study_uid": study_uid,
+            "study_date": tags.get("StudyDate", ""),
+            "instance_count": len(rows),
+            "instances": [{k: r[k] for k in fields} for r in rows],
+        }
+        data = json.dumps(manifest, sort_keys=True).encode()
+        sha = hashlib.sha256(data).hexdigest()
+        key = s3target.manifest_key(self.cfg.s3.prefix, study_uid)
+        retry(
+            lambda: s3target.put(
+                self.s3, self.cfg.s3.bucket, key, io.BytesIO(data), len(data), sha, self.kms_key,
+                "application/json", create_only=False,
+            ),
+            self.cfg.retries, self.cfg.backoff, transient, self.retries,
+        )  # fmt: skip
+
     def write_manifests(self, ledger: Ledger) -> int:
+        """One manifest per study whose instances are all migrated and that changed; written
+        in parallel, a bounded window of studies at a time (the ledger stays in this thread)."""
         n = 0
-        for study in ledger.dirty_studies():
-            try:
-                tags = self.client.study(study["study_id"]).get("MainDicomTags", {})
-            except OrthancError:
-                tags = {}
-            rows = ledger.study_instances(study["study_uid"])
-            if not rows:
-                ledger.manifest_written(study["study_uid"])
-                continue
-            manifest = {
-                "format": "radshield-manifest-1",
-                "study_uid": study["study_uid"],
-                "study_date": tags.get("StudyDate", ""),
-                "instance_count": len(rows),
-                "instances": [
-                    {
-                        k: r[k]
-                        for k in (
-                            "series_uid",
-                            "sop_uid",
-                            "key",
-                            "size",
-                            "sha256",
-                            "body_sha256",
-                            "md5",
-                            "sop_class",
-                            "transfer_syntax",
-                            "version_id",
-                        )
-                    }  # fmt: skip
-                    for r in rows
-                ],
-            }
-            data = json.dumps(manifest, sort_keys=True).encode()
-            sha = hashlib.sha256(data).hexdigest()
-            key = s3target.manifest_key(self.cfg.s3.prefix, study["study_uid"])
-            retry(
-                lambda d=data, k=key, s=sha: s3target.put(
-                    self.s3, self.cfg.s3.bucket, k, io.BytesIO(d), len(d), s, self.kms_key,
-                    "application/json", create_only=False,
-                ),
-                self.cfg.retries, self.cfg.backoff, transient, self.retries,
-            )  # fmt: skip
-            ledger.manifest_written(study["study_uid"])
-            n += 1
+        window = max(2, self.cfg.concurrency * 2)
+        dirty = ledger.dirty_studies()
+        with ThreadPoolExecutor(self.cfg.concurrency, thread_name_prefix="manifest") as pool:
+            for start in range(0, len(dirty), window):
+                futs = {}
+                for study in dirty[start : start + window]:
+                    uid = study["study_uid"]
+                    rows = [dict(r) for r in ledger.study_instances(uid)]
+                    if rows:
+                        futs[pool.submit(self._put_manifest, study["study_id"], uid, rows)] = uid
+                    else:
+                        ledger.manifest_written(uid)
+                for fut, uid in futs.items():
+                    fut.result()
+                    ledger.manifest_written(uid)
+                    n += 1
         return n
 
     # ------------------------------------------------------------------ the run

@@ -125,7 +125,7 @@ class Restore:
     def _restore_one(self, inst: dict, contexts: list[tuple[str, str]]) -> dict:
         found = self._in_target(inst)
         if found:
-            return {"key": inst["key"], "state": "verified", "target_id": found, "_sent": 0}
+            return {"key": inst["key"], "state": "verified", "target_id": found, "_sent": False}
         spool = HashingSpool(self.cfg.spool_bytes, md5=self.cfg.via == "rest")
         try:
             obj = self.s3.get_object(
@@ -161,7 +161,8 @@ class Restore:
         found = self._in_target(inst, spool.md5.hexdigest() if spool.md5 else None)
         if not found:
             raise MigrateError(f"{inst['sop_uid']} is not in the target with the right checksum")
-        return {"key": inst["key"], "state": "verified", "target_id": found, "_sent": spool.size}
+        return {"key": inst["key"], "state": "verified", "target_id": found, "_sent": True,
+                "size": spool.size}  # fmt: skip
 
     def _job(self, inst: dict, contexts: list[tuple[str, str]]) -> dict:
         try:
@@ -215,29 +216,34 @@ class Restore:
                     ]
                     skipped += len(m["instances"]) - len(todo)
                     progress.update(len(m["instances"]) - len(todo))
-                    futs = set()
-                    results = []
-                    for inst in todo:
+                    futs: set = set()
+                    batch: list[dict] = []
+                    last_flush = time.monotonic()
+                    for n, inst in enumerate(todo, 1):
                         futs.add(pool.submit(self._job, inst, contexts))
-                        while len(futs) >= cfg.concurrency * 2:
+                        if len(futs) < cfg.concurrency * 2 and n < len(todo):
+                            continue
+                        # Results go to the ledger as they come (a transaction per batch, not
+                        # per study): a run killed mid-study re-checks only its last batch.
+                        while futs and (len(futs) >= cfg.concurrency * 2 or n == len(todo)):
                             done, futs = wait(futs, return_when=FIRST_COMPLETED)
-                            results += [f.result() for f in done]
-                    done, _ = wait(futs)
-                    results += [f.result() for f in done]
-                    for r in results:
-                        if r["state"] == "failed":
-                            failures.append({"key": r["key"], "reason": r["error"]})
-                            progress.update(failed=1)
-                        else:
-                            if r["_sent"]:
-                                sent += 1
-                                nbytes += r["_sent"]
-                            else:
-                                skipped += 1
-                            progress.update(1, r["_sent"])
-                    ledger.restore_record(
-                        [{k: v for k, v in r.items() if k != "_sent"} for r in results]
-                    )
+                            for r in (f.result() for f in done):
+                                if r["state"] == "failed":
+                                    failures.append({"key": r["key"], "reason": r["error"]})
+                                    progress.update(failed=1)
+                                elif r.pop("_sent"):
+                                    sent += 1
+                                    nbytes += r["size"]
+                                    progress.update(1, r["size"])
+                                else:
+                                    skipped += 1
+                                    progress.update(1)
+                                r.pop("size", None)
+                                batch.append(r)
+                            if len(batch) >= 32 or time.monotonic() - last_flush > 0.5:
+                                ledger.restore_record(batch)
+                                batch, last_flush = [], time.monotonic()
+                    ledger.restore_record(batch)
                     count = self._count_in_target(m["study_uid"])
                     studies.append(
                         {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import io
 import json
-import os
 import random
 import struct
 import sys
@@ -22,47 +22,68 @@ T = TypeVar("T")
 class HashingSpool:
     """Receives a DICOM file chunk by chunk: SHA-256 (and MD5) of the whole file, SHA-256 of
     the dataset after the file meta group (what a C-STORE carries), the SOP class and
-    transfer syntax from the meta group. Kept in memory up to `limit` bytes, then on disk."""
+    transfer syntax from the meta group. Kept in memory up to `limit` bytes (as the chunks
+    received, never copied), then in a temporary file on disk.
 
-    def __init__(self, limit: int, md5: bool = False):
-        self.file = tempfile.SpooledTemporaryFile(max_size=limit)  # noqa: SIM115
+    After `finish()`: `data` is the whole file as bytes when it stayed in memory (no copy for
+    a file that came in one chunk, the usual case), else None; `file` reads it either way."""
+
+    def __init__(self, limit: int, md5: bool = False, keep: bool = True):
+        self.limit = limit
+        self.keep = keep  # False: checksums only, the bytes are not kept
+        self._chunks: list[bytes] | None = []
+        self.file: Any = None
+        self.data: bytes | None = None
         self.sha = hashlib.sha256()
         # MD5 (Orthanc's own attachment checksum) only where it is compared: it costs
         # 4x the CPU of SHA-256 here (SHA-NI), and the migration does not need it.
         self.md5 = hashlib.md5(usedforsecurity=False) if md5 else None
         self.body = hashlib.sha256()
         self.size = 0
-        self._head = bytearray()
+        self._head = b""  # the start of the file while the meta group is incomplete
         self._meta_end: int | None = None
         self.meta: dict[str, str] = {}
 
     def write(self, data: bytes) -> None:
-        self.file.write(data)
+        if self.keep:
+            self._store(data)
         self.sha.update(data)
         if self.md5 is not None:
             self.md5.update(data)
         self.size += len(data)
-        if self._meta_end is None:
-            self._head += data
-            self._parse_meta()
-            if self._meta_end is not None:
-                self.body.update(bytes(self._head[self._meta_end :]))
-                self._head = bytearray()
-        else:
+        if self._meta_end is not None:
             self.body.update(data)
+            return
+        # Usually the first chunk holds the whole meta group: parsed in place, not copied.
+        buf = self._head + data if self._head else data
+        end = self._parse_meta(buf)
+        if end is None:
+            self._head = bytes(buf)
+            return
+        self._meta_end, self._head = end, b""
+        self.body.update(memoryview(buf)[end:])
 
-    def _parse_meta(self) -> None:
-        h = self._head
+    def _store(self, data: bytes) -> None:
+        if self._chunks is not None and self.size + len(data) > self.limit:
+            self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+            for c in self._chunks:
+                self.file.write(c)
+            self._chunks = None
+        if self._chunks is not None:
+            self._chunks.append(data)
+        else:
+            self.file.write(data)
+
+    def _parse_meta(self, h: bytes) -> int | None:
+        """End offset of the file meta group in `h` (0: not a Part 10 file), None: need more."""
         if len(h) < 144:
-            return
+            return None
         if h[128:132] != b"DICM" or h[132:136] != b"\x02\x00\x00\x00":
-            self._meta_end = 0  # not a Part 10 file: the body is everything
-            return
+            return 0  # not a Part 10 file: the body is everything
         group_len = struct.unpack("<I", h[140:144])[0]
         end = 144 + group_len
         if len(h) < end:
-            return
-        self._meta_end = end
+            return None
         pos = 144
         while pos + 8 <= end:
             group, elem = struct.unpack("<HH", h[pos : pos + 4])
@@ -79,27 +100,34 @@ class HashingSpool:
             elif (group, elem) == (2, 0x10):
                 self.meta["transfer_syntax"] = value.rstrip(b"\x00 ").decode("ascii", "replace")
             pos = vstart + length
+        return end
 
     def finish(self) -> None:
         if self._meta_end is None:  # shorter than a meta group
-            self.body.update(bytes(self._head))
-            self._meta_end = len(self._head)
-        self.file.flush()
-        self.file.seek(0)
+            self.body.update(self._head)
+            self._meta_end, self._head = len(self._head), b""
+        if not self.keep:
+            return
+        if self._chunks is not None:
+            chunks, self._chunks = self._chunks, None
+            self.data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            self.file = io.BytesIO(self.data)  # shares the bytes until written to
+        else:
+            self.file.flush()
+            self.file.seek(0)
 
     def close(self) -> None:
-        self.file.close()
+        self._chunks, self.data = None, None
+        if self.file is not None:
+            self.file.close()
 
 
 def body_sha256_of_file(chunks: Iterable[bytes]) -> tuple[str, str, int]:
     """(sha256, body_sha256, size) of a DICOM file given as chunks (memory: one chunk)."""
-    spool = HashingSpool(0)
-    spool.file.close()
-    spool.file = open(os.devnull, "wb")  # noqa: SIM115 - hash only
+    spool = HashingSpool(0, keep=False)
     for c in chunks:
         spool.write(c)
     spool.finish()
-    spool.close()
     return spool.sha.hexdigest(), spool.body.hexdigest(), spool.size
 
 

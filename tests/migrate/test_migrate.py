@@ -175,3 +175,46 @@ def test_instance_deleted_at_the_source_is_reported_not_retried(
     assert third["ok"] and third["counts"]["deleted_at_source"] == 0
     v = verify(VerifyConfig(orthanc=pacs.client_config(), s3=cfg.s3, ledger=cfg.ledger))
     assert v["ok"] and v["counts"]["deleted_before_migration"] == 1, v
+
+
+def test_verify_reports_a_missing_object(archive, pacs, moto, new_bucket, make_cfg, tmp_path):
+    """An object deleted from the bucket (a delete marker hides it) is reported as missing,
+    by key, and --verify exits 3."""
+    bucket, _ = new_bucket()
+    cfg = make_cfg(bucket)
+    first = migrate(cfg)
+    assert first["ok"]
+    s3 = s3c(moto)
+    victim = sorted(versions(s3, bucket))[-1]
+    s3.delete_object(Bucket=bucket, Key=victim)
+    v = verify(VerifyConfig(orthanc=pacs.client_config(), s3=cfg.s3, ledger=cfg.ledger))
+    assert not v["ok"]
+    assert v["failures"] == [
+        {"key": victim, "sop_uid": v["failures"][0]["sop_uid"], "reason": "missing from the bucket"}
+    ]
+    # every instance in Orthanc now (earlier tests of the session may have added a study)
+    assert v["counts"]["checked"] == first["counts"]["uploaded"] == len(source_files(pacs))
+    assert v["counts"]["mismatched"] == 1
+    proc = subprocess.run(
+        [sys.executable, "-m", "radshield.cli", "migrate", "--verify", "--no-source",
+         "--orthanc-url", pacs.url, "--orthanc-user", "migrator", "--bucket", bucket,
+         "--endpoint-url", moto.url, "--ledger", str(cfg.ledger)],
+        env=_env(pacs), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert f"FAILED {victim}: missing from the bucket" in proc.stdout
+
+
+def test_progress_line_shows_instances_and_megabytes_per_second(capsys):
+    from radshield.migrate.util import Progress
+
+    p = Progress("migrate", True, total=4)
+    p.update(2, 3_000_000, force=True)
+    p.update(failed=1, force=True)
+    p.close()
+    err = capsys.readouterr().err
+    last = err.rstrip("\n").split("\r")[-1]
+    assert last.startswith("migrate [############------------] 2/4 ")
+    assert " inst/s " in last and last.split(" inst/s ")[1].split()[1] == "MB/s"
+    assert last.endswith("failed 1")
+    assert Progress("x", None).enabled is False  # not a terminal (pytest captures stderr)

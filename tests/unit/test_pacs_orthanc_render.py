@@ -149,6 +149,9 @@ def test_nginx_front(rendered):
     assert f"proxy_pass http://127.0.0.1:{extra['pacs_orthanc_backend_port']};" in conf
     assert "return 444;" in conf  # plain HTTP on the HTTPS port: connection closed
     assert "server_tokens off;" in conf
+    # Streamed both ways (never spooled to disk: PHI), in 256k pieces (large DICOM bodies).
+    assert "proxy_buffering off;" in conf and "proxy_request_buffering off;" in conf
+    assert "proxy_buffer_size 256k;" in conf and "client_body_buffer_size 256k;" in conf
     if shutil.which("nginx") and os.geteuid() == 0:
         proc = subprocess.run(
             ["nginx", "-t", "-q", "-c", str(out / "nginx.conf")], capture_output=True, text=True
