@@ -1,7 +1,7 @@
 """Waivers, role side: a waived control is not applied by its role, and a bad waiver stops every
 role (and packages.yml) at its first task, before any change, with a message naming it.
 
-Without the lab: the roles' templates rendered on localhost with ``radshield_waived`` set (as
+Without the lab: the roles' templates rendered on localhost with ``<role>_waived`` set (as
 the pre-flight set_fact sets it), radshield_files run on a scratch directory with ``waived``,
 and each role run in --check on localhost with an expired or malformed waiver (it fails at the
 waiver task, the first of the role). tests/lab/test_waivers.py proves it on lab hosts."""
@@ -50,7 +50,7 @@ def waiver(control: str, expires: str = "2099-12-31", **over) -> dict:
 # ---------------------------------------------------------------- templates of waived controls
 
 RENDER = """
-- name: Render a role template with radshield_waived set
+- name: Render a role template with <role>_waived set
   hosts: localhost
   connection: local
   gather_facts: false
@@ -71,7 +71,7 @@ def _render(tmp_path: Path, role: str, src: str, waived: list[str], **extra) -> 
         "role": str(ROLES / role),
         "src": src,
         "out": str(tmp_path / "out"),
-        "radshield_waived": waived,
+        f"{role}_waived": waived,
         "ansible_python_interpreter": sys.executable,
         **extra,
     }
@@ -99,10 +99,10 @@ def test_sshd_config_leaves_out_a_waived_control_but_keeps_public_keys(tmp_path)
     assert "PermitRootLogin no" in waived and "AllowGroups rsadmins" in waived
     assert any(ln.startswith("Ciphers ") for ln in waived)
     assert any(ln.startswith("# Waived here") and "ssh.password_auth_off" in ln for ln in waived)
-    other = _lines(
-        _render(tmp_path, "ssh", "sshd_config.j2", ["ssh.crypto", "ssh.allow_groups"])
+    other = _lines(_render(tmp_path, "ssh", "sshd_config.j2", ["ssh.crypto", "ssh.allow_groups"]))
+    assert not any(
+        ln.startswith(("Ciphers", "MACs", "KexAlgorithms", "AllowGroups")) for ln in other
     )
-    assert not any(ln.startswith(("Ciphers", "MACs", "KexAlgorithms", "AllowGroups")) for ln in other)
     assert "PasswordAuthentication no" in other
 
 
@@ -113,20 +113,41 @@ def test_nftables_default_drop_and_segment_rules_waived_never_cut_ssh(tmp_path):
     assert "type filter hook input priority filter; policy drop;" in full
     assert 'counter drop comment "radshield-drop"' in full
     waived = _lines(
-        _render(tmp_path, "host_firewall", "nftables.conf.j2", ["host_firewall.default_drop"], **fw, **inc)
+        _render(
+            tmp_path,
+            "host_firewall",
+            "nftables.conf.j2",
+            ["host_firewall.default_drop"],
+            **fw,
+            **inc,
+        )
     )
     assert "type filter hook input priority filter; policy accept;" in waived
     assert 'counter drop comment "radshield-drop"' not in waived
     assert 'ip saddr { 10.213.30.0/24 } tcp dport { 22 } accept comment "ssh"' in waived
     seg = _lines(
-        _render(tmp_path, "host_firewall", "nftables.conf.j2", ["host_firewall.segment_rules"], **fw, **inc)
+        _render(
+            tmp_path,
+            "host_firewall",
+            "nftables.conf.j2",
+            ["host_firewall.segment_rules"],
+            **fw,
+            **inc,
+        )
     )
     assert "type filter hook input priority filter; policy drop;" in seg
     assert 'tcp dport { 22 } accept comment "ssh"' in seg  # from anywhere: no lockout
     assert not any("ip saddr" in ln and "dport" in ln for ln in seg)
     loop = _lines(
-        _render(tmp_path, "host_firewall", "nftables.conf.j2", ["host_firewall.loopback", "host_firewall.drop_logging"], **fw, **inc)
-    )  # fmt: skip
+        _render(
+            tmp_path,
+            "host_firewall",
+            "nftables.conf.j2",
+            ["host_firewall.loopback", "host_firewall.drop_logging"],
+            **fw,
+            **inc,
+        )
+    )
     assert 'iif "lo" accept comment "loopback"' in loop
     assert not any("spoofed loopback" in ln or "log prefix" in ln for ln in loop)
     assert 'counter drop comment "radshield-drop"' in loop
@@ -142,9 +163,18 @@ def test_orthanc_json_leaves_out_waived_settings_and_the_checker_follows(tmp_pat
     full = json.loads(_render(tmp_path, "pacs_orthanc", "orthanc.json.j2", [], **ORTHANC_VARS))
     assert full["DicomTlsEnabled"] is True and full["DicomModalities"]["MOD01"]["UseDicomTls"]
     cfg = json.loads(
-        _render(tmp_path, "pacs_orthanc", "orthanc.json.j2", ["pacs_orthanc.dicom_tls", "pacs_orthanc.integrity"], **ORTHANC_VARS)
-    )  # fmt: skip
-    gone = {k for k in full if k.startswith("DicomTls")} | {"StoreMD5ForAttachments", "OverwriteInstances"}
+        _render(
+            tmp_path,
+            "pacs_orthanc",
+            "orthanc.json.j2",
+            ["pacs_orthanc.dicom_tls", "pacs_orthanc.integrity"],
+            **ORTHANC_VARS,
+        )
+    )
+    gone = {k for k in full if k.startswith("DicomTls")} | {
+        "StoreMD5ForAttachments",
+        "OverwriteInstances",
+    }
     assert gone and not gone & set(cfg)
     assert cfg["DicomModalities"]["MOD01"]["UseDicomTls"] is False
     assert cfg["AuthenticationEnabled"] is True and cfg["DicomCheckCalledAet"] is True
@@ -152,14 +182,24 @@ def test_orthanc_json_leaves_out_waived_settings_and_the_checker_follows(tmp_pat
     cfg.update(StorageDirectory=str(tmp_path / "dirs"), IndexDirectory=str(tmp_path / "dirs"))
     path = tmp_path / "waived.json"
     path.write_text(json.dumps(cfg))
-    strict = subprocess.run([sys.executable, str(CHECKER), str(path)], capture_output=True, text=True)
+    strict = subprocess.run(
+        [sys.executable, str(CHECKER), str(path)], capture_output=True, text=True
+    )
     assert strict.returncode == 1 and "DicomTlsEnabled must be true" in strict.stderr
     keys = ",".join(sorted(gone))
-    ok = subprocess.run([sys.executable, str(CHECKER), "--optional", keys, str(path)], capture_output=True, text=True)  # fmt: skip
+    ok = subprocess.run(
+        [sys.executable, str(CHECKER), "--optional", keys, str(path)],
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
     cfg["DicomTlsEnabled"] = False  # a waived setting, when present, must still be the secure value
     path.write_text(json.dumps(cfg))
-    bad = subprocess.run([sys.executable, str(CHECKER), "--optional", keys, str(path)], capture_output=True, text=True)  # fmt: skip
+    bad = subprocess.run(
+        [sys.executable, str(CHECKER), "--optional", keys, str(path)],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 1 and "DicomTlsEnabled must be true" in bad.stderr
 
 
@@ -211,7 +251,9 @@ def test_radshield_files_skips_the_entries_of_waived_controls(tmp_path, waived, 
     (tmp_path / "vars.json").write_text(
         json.dumps({"d": str(d), "waived": waived, "ansible_python_interpreter": sys.executable})
     )
-    proc = run_playbook("-i", "localhost,", str(tmp_path / "play.yml"), "-e", f"@{tmp_path / 'vars.json'}")  # fmt: skip
+    proc = run_playbook(
+        "-i", "localhost,", str(tmp_path / "play.yml"), "-e", f"@{tmp_path / 'vars.json'}"
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert {p.stem for p in d.glob("*.conf")} == written
     result = json.loads((d / "result.json").read_text())
@@ -230,18 +272,40 @@ ROLE_PLAY = """
 """
 
 BAD = {
-    "expired": (waiver("ssh.root_login_off", expires="2020-01-31"), "radshield_waivers[1] (ssh.root_login_off): expired on 2020-01-31"),
-    "malformed": (waiver("ssh.root_login_off", owner=None), "radshield_waivers[1] (ssh.root_login_off): owner is missing"),
-    "unknown control": (waiver("ssh.no_such_control"), "radshield_waivers[1] (ssh.no_such_control): unknown control id"),
-}  # fmt: skip
+    "expired": (
+        waiver("ssh.root_login_off", expires="2020-01-31"),
+        "radshield_waivers[1] (ssh.root_login_off): expired on 2020-01-31",
+    ),
+    "malformed": (
+        waiver("ssh.root_login_off", owner=None),
+        "radshield_waivers[1] (ssh.root_login_off): owner is missing",
+    ),
+    "unknown control": (
+        waiver("ssh.no_such_control"),
+        "radshield_waivers[1] (ssh.no_such_control): unknown control id",
+    ),
+}
 
 
 def _role_check(tmp_path: Path, role: str, waivers: list) -> subprocess.CompletedProcess:
     (tmp_path / "play.yml").write_text(ROLE_PLAY.format(role=role))
     (tmp_path / "vars.json").write_text(
-        json.dumps({"radshield_waivers": waivers, "ansible_python_interpreter": sys.executable, "ansible_become": False})
-    )  # fmt: skip
-    return run_playbook("-i", "localhost,", str(tmp_path / "play.yml"), "--check", "-e", f"@{tmp_path / 'vars.json'}")  # fmt: skip
+        json.dumps(
+            {
+                "radshield_waivers": waivers,
+                "ansible_python_interpreter": sys.executable,
+                "ansible_become": False,
+            }
+        )
+    )
+    return run_playbook(
+        "-i",
+        "localhost,",
+        str(tmp_path / "play.yml"),
+        "--check",
+        "-e",
+        f"@{tmp_path / 'vars.json'}",
+    )
 
 
 def _stopped_at_the_waiver_task(out: str) -> None:
@@ -275,7 +339,7 @@ def test_packages_play_checks_the_waivers_before_it_installs():
     play = yaml.safe_load((ROOT / "playbooks" / "packages.yml").read_text())[0]
     first = play["tasks"][0]
     assert "ansible.builtin.set_fact" in first
-    assert "waivers_for" in first["ansible.builtin.set_fact"]["radshield_waived"]
+    assert "waivers_for" in first["ansible.builtin.set_fact"]["site_waived"]
 
 
 def test_every_role_computes_the_waivers_first_and_once():
@@ -290,17 +354,21 @@ def test_every_role_computes_the_waivers_first_and_once():
 
 # ---------------------------------------------- every control id a waiver may name exists
 
-WAIVED_REF = re.compile(r"'([a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)'\s+(?:not\s+)?in\s+(?:radshield_waived|waived|_pacs_orthanc_waived)")
+WAIVED_REF = re.compile(
+    r"'([a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)'\s+(?:not\s+)?in\s+_?(?:[a-z_]+_)?waived\b"
+)
 
 
 def _role_text(role: str) -> str:
     return "\n".join(
-        p.read_text() for p in sorted((ROLES / role).rglob("*")) if p.is_file() and p.suffix in {".yml", ".j2"}
+        p.read_text()
+        for p in sorted((ROLES / role).rglob("*"))
+        if p.is_file() and p.suffix in {".yml", ".j2"}
     )
 
 
 def _switched_controls(role: str) -> set[str]:
-    """Control ids the role switches off for a waiver: named next to radshield_waived (tasks,
+    """Control ids the role switches off for a waiver: named next to <role>_waived (tasks,
     vars, templates), keys of a control->settings map, or tags of radshield_files entries of a
     task that passes `waived`."""
     text = _role_text(role)
@@ -308,7 +376,9 @@ def _switched_controls(role: str) -> set[str]:
     found |= {k for k in TABLE_IDS if re.search(rf"^\s+{re.escape(k)}:", text, re.MULTILINE)}
     for path in (ROLES / role / "tasks").glob("*.yml"):
         for task in yaml.safe_load(path.read_text()) or []:
-            args = task.get("radshield.hardening.radshield_files") if isinstance(task, dict) else None
+            args = (
+                task.get("radshield.hardening.radshield_files") if isinstance(task, dict) else None
+            )
             if not args or "waived" not in args:
                 continue
             files = args["files"]
@@ -343,5 +413,102 @@ def test_every_control_of_the_role_is_switched_off_by_a_waiver(role):
     missing = ids - _switched_controls(role) - set(NOT_SWITCHED)
     assert not missing, (
         f"roles/{role}: a waiver of {sorted(missing)} would switch nothing off; add a "
-        "`when: \"'<id>' not in radshield_waived\"`, a radshield_files entry tag or a template condition"
+        "`when: \"'<id>' not in <role>_waived\"`, a radshield_files entry tag or a template condition"
     )
+
+
+# ------------------------------- packages.yml reads the roles' package lists as data (#12)
+
+PACKAGES_PLAY = """
+- name: packages.yml's lists, on localhost (its vars; its tasks replaced by a dump)
+  hosts: localhost
+  connection: local
+  gather_facts: true
+  gather_subset: ["!all", "min"]
+  vars_files: ["{{ root }}/playbooks/vars/role_groups.yml"]
+  tasks:
+    - name: Baseline packages for this distribution
+      ansible.builtin.import_role:
+        name: radshield.hardening.baseline
+        tasks_from: distro_vars.yml
+    - name: Dump
+      ansible.builtin.copy:
+        content: "{{ {'plain': site_packages_plain, 'recommends': site_packages_recommends} | to_json }}"
+        dest: "{{ out }}/site.json"
+        mode: "0600"
+  vars: {site_vars}
+
+- name: The roles' own lists, from their defaults and vars
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars_files:
+{role_files}
+  tasks:
+    - name: Dump
+      ansible.builtin.copy:
+        content: "{{ {'access_control': access_control_packages, 'host_firewall': host_firewall_packages,
+                      'endpoint_protection': endpoint_protection_packages, 'pacs_orthanc': pacs_orthanc_packages,
+                      'workstation': workstation_packages} | to_json }}"
+        dest: "{{ out }}/roles.json"
+        mode: "0600"
+"""
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {},
+        {
+            "endpoint_protection_aide_enabled": False,
+            "waived": [
+                "endpoint_protection.clamav",
+                "access_control.pam",
+                "host_firewall.installed",
+            ],
+        },
+    ],
+)
+def test_packages_play_installs_what_the_roles_install(tmp_path, inputs):
+    packages_play = yaml.safe_load((ROOT / "playbooks" / "packages.yml").read_text())[0]
+    site_vars = dict(packages_play["vars"], site_roles_dir=str(ROLES))
+    role_files = "\n".join(
+        f'    - "{ROLES / r / d}/main.yml"'
+        for r in (
+            "access_control",
+            "host_firewall",
+            "endpoint_protection",
+            "pacs_orthanc",
+            "workstation",
+        )
+        for d in ("defaults", "vars")
+    )
+    play = PACKAGES_PLAY.replace("{site_vars}", json.dumps(site_vars)).replace(
+        "{role_files}", role_files
+    )
+    (tmp_path / "play.yml").write_text(play)
+    data = {
+        "root": str(ROOT),
+        "out": str(tmp_path),
+        "ansible_python_interpreter": sys.executable,
+        "group_names": ["managed", "pacs_servers", "workstations"],
+        **{k: v for k, v in inputs.items() if k != "waived"},
+    }
+    # what the waiver task of packages.yml and of each role would set
+    for name in ("site", "baseline", "access_control", "host_firewall", "endpoint_protection"):
+        data[f"{name}_waived"] = inputs.get("waived", [])
+    (tmp_path / "vars.json").write_text(json.dumps(data))
+    proc = run_playbook(
+        "-i", "localhost,", str(tmp_path / "play.yml"), "-e", f"@{tmp_path / 'vars.json'}"
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    site = json.loads((tmp_path / "site.json").read_text())
+    roles = json.loads((tmp_path / "roles.json").read_text())
+    recommends = set(roles["access_control"] + roles["host_firewall"] + roles["pacs_orthanc"])
+    assert set(site["recommends"]) == recommends
+    plain = set(roles["endpoint_protection"] + roles["workstation"]) - recommends
+    assert plain <= set(site["plain"]), (site, roles)
+    if inputs:
+        gone = {"clamav", "clamav-daemon", "aide", "libpam-pwquality"}
+        assert not gone & set(site["plain"] + site["recommends"])
+        assert "nftables" in site["plain"]  # fail2ban still needs it
