@@ -1,9 +1,9 @@
 """Waivers on the lab (issue 14, item 3): a waived control is not applied on its host, `assess`
 reports it as waived (never pass), and an expired waiver stops the playbook before any change.
 
-The waivers live in a scratch inventory: the lab's hosts.yml and group_vars (linked) plus
-host_vars with ``radshield_waivers`` for mod-01, so `assess` reads them as a practice's
-inventory would. Every test ends with a run of the lab's own inventory (no waivers), which
+The waivers live in a scratch inventory: the lab's hosts.yml, group_vars and host_vars
+(linked) plus ``radshield_waivers`` in group_vars/all naming mod-01, so `assess` reads them as
+a practice's inventory would. Every test ends with a run of the lab's own inventory (no waivers), which
 re-applies the controls, so later tests see a fully hardened lab.
 
 Needs the `hardened_lab` fixture (tests/lab/conftest.py)."""
@@ -42,24 +42,28 @@ def _waiver(control: str, expires: datetime.date) -> dict:
 
 
 def _inventory(lab, tmp_path: Path, waivers: list[dict]) -> Path:
-    """A copy of the lab inventory (links) whose host_vars give HOST these waivers."""
+    """A copy of the lab inventory (links to its files) with these waivers in group_vars/all,
+    where a practice keeps them: every host sees the list, the waivers name HOST."""
     src = Path(lab.inventory).parent
     inv = tmp_path / "inventory"
-    (inv / "host_vars" / HOST).mkdir(parents=True)
+    inv.mkdir()
     (inv / "hosts.yml").symlink_to(Path(lab.inventory).resolve())
-    (inv / "group_vars").symlink_to((src / "group_vars").resolve())
-    own = src / "host_vars"
-    if own.is_dir():  # keep the lab's own host_vars
-        for entry in own.iterdir():
-            name = entry.name.split(".")[0]
-            if name == HOST and entry.is_dir():
-                for f in entry.iterdir():
-                    (inv / "host_vars" / HOST / f.name).symlink_to(f.resolve())
-            elif name == HOST:
-                (inv / "host_vars" / HOST / f"lab{entry.suffix}").symlink_to(entry.resolve())
-            else:
-                (inv / "host_vars" / entry.name).symlink_to(entry.resolve())
-    (inv / "host_vars" / HOST / "waivers.yml").write_text(
+    if (src / "host_vars").is_dir():
+        (inv / "host_vars").symlink_to((src / "host_vars").resolve())
+    for entry in (src / "group_vars").iterdir():
+        if entry.name in ("all", "all.yml", "all.yaml"):
+            continue
+        (inv / "group_vars").mkdir(exist_ok=True)
+        (inv / "group_vars" / entry.name).symlink_to(entry.resolve())
+    all_dir = inv / "group_vars" / "all"
+    all_dir.mkdir(parents=True)
+    for name in ("all.yml", "all.yaml"):
+        if (src / "group_vars" / name).is_file():
+            (all_dir / "lab.yml").symlink_to((src / "group_vars" / name).resolve())
+    if (src / "group_vars" / "all").is_dir():
+        for f in (src / "group_vars" / "all").iterdir():
+            (all_dir / f.name).symlink_to(f.resolve())
+    (all_dir / "waivers_test.yml").write_text(
         yaml.safe_dump({"radshield_waivers": waivers}, sort_keys=False)
     )
     return inv / "hosts.yml"
