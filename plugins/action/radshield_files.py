@@ -29,6 +29,7 @@ import base64
 import datetime
 import os
 import pwd
+import re
 import time
 
 from ansible import constants as C
@@ -88,11 +89,17 @@ ENTRY_KEYS = frozenset(
     )
 )
 SOURCES = ("src", "content", "copy_src")
+CONTROL_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+def _is_control_id(tag: str) -> bool:
+    """A control id of controls/*.yml (<role>.<name>), not a cis_5.2.2 or plain tag."""
+    return bool(CONTROL_ID.match(str(tag)))
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("files", "owner", "group", "mode"))
+    _VALID_ARGS = frozenset(("files", "owner", "group", "mode", "waived"))
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -100,8 +107,11 @@ class ActionModule(ActionBase):
         del tmp
         try:
             entries = self._entries(task_vars)
+            waived = getattr(self, "_waived_entries", [])
             if not entries:
-                result.update(changed=False, changed_paths=[], skipped_entries=True)
+                result.update(
+                    changed=False, changed_paths=[], skipped_entries=True, waived_entries=waived
+                )
                 return result
             module_result = self._execute_module(
                 module_name="radshield.hardening.radshield_files",
@@ -109,6 +119,7 @@ class ActionModule(ActionBase):
                 task_vars=task_vars,
             )
             result.update(module_result)
+            result["waived_entries"] = waived
             return result
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
@@ -131,6 +142,11 @@ class ActionModule(ActionBase):
                 " add them to its tags, or --tags would never select these entries"
             )
         common_tags = task_tags - entry_tags
+        waived = args.get("waived") or []
+        if not isinstance(waived, list) or not all(isinstance(w, str) for w in waived):
+            raise AnsibleActionFail("radshield_files: waived must be a list of control ids")
+        waived_set = set(waived)
+        self._waived_entries = []
         out = []
         for i, f in enumerate(files):
             where = f"radshield_files: files[{i}]"
@@ -146,6 +162,10 @@ class ActionModule(ActionBase):
             if not boolean(f.get("enabled", True), strict=False):
                 continue
             tags = set(f.get("tags") or [])
+            controls = {t for t in tags if _is_control_id(t)}
+            if controls and controls <= waived_set:
+                self._waived_entries.append({"dest": dest, "controls": sorted(controls)})
+                continue
             if tags & skip_tags:
                 continue
             if not ({"all", "tagged"} & run_tags) and not ((tags | common_tags) & run_tags):
