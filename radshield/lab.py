@@ -263,6 +263,8 @@ def _inventory() -> None:
     (INVENTORY / "hosts.yml").write_text(header + json.dumps(inv, indent=2) + "\n")
     segs = {n: {"cidr": s["subnet"], "gateway": gateway(n)} for n, s in NETWORKS.items()}
     gen = {
+        # the lab's own keys and PKI (absolute: an inventory copied elsewhere finds them too)
+        "lab_state_dir": str(STATE.resolve()),
         "lab_segments": segs,
         "lab_hosts": {h.name: {n: ip(h, n) for n in h.nets} for h in HOSTS},
     }
