@@ -59,11 +59,12 @@ def test_missing_podman_is_explained_and_nothing_is_created(before, tmp_path):
 def test_cold_then_warm_lab_up(before):
     cold = run_lab("up")
     assert cold.returncode == 0, cold.stderr + cold.stdout
-    assert "5 created" in cold.stdout
+    # the practice: two PACS, a workstation, a modality, the jump host, the backup host, the probe
+    assert "7 created" in cold.stdout
     warm = run_lab("up")
     assert warm.returncode == 0, warm.stderr
     assert "exists (cached); not rebuilding" in warm.stdout
-    assert "0 created, 5 kept" in warm.stdout
+    assert "0 created, 7 kept" in warm.stdout
     status = subprocess.run([sys.executable, "-m", "radshield.lab", "status"], cwd=ROOT,
                             text=True, capture_output=True)  # fmt: skip
     assert status.returncode == 0, status.stdout
