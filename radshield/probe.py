@@ -236,12 +236,22 @@ def probes(estate: Estate | None = None) -> list[Probe]:
         )
         if ws:
             seg = e.shared(ws, pacs, prefer="clinical")
-            table.append(Probe(
-                f"rest.no_credentials{sfx}",
-                "The PACS REST API refuses a request without credentials (from the workstation)",
-                "pacs_orthanc.http_auth", ws, seg, pacs, seg, https, "http", ("401",),
-                {"path": "/system"},
-            ))  # fmt: skip
+            if pacs in e.hosts("pacs_standby"):
+                # a standby is out of the workstations' reach until playbooks/ir/failover.yml
+                # points them at it (their outbound rules name the PACS they read from)
+                table.append(Probe(
+                    f"rest.no_credentials{sfx}",
+                    "The standby's REST API is out of the workstation's reach until failover",
+                    "workstation.outbound", ws, seg, pacs, seg, https, "http", ("unreachable",),
+                    {"path": "/system"},
+                ))  # fmt: skip
+            else:
+                table.append(Probe(
+                    f"rest.no_credentials{sfx}",
+                    "The PACS REST API refuses a request without credentials (from the workstation)",
+                    "pacs_orthanc.http_auth", ws, seg, pacs, seg, https, "http", ("401",),
+                    {"path": "/system"},
+                ))  # fmt: skip
     return table
 
 
