@@ -12,6 +12,8 @@ PROBE_ARGS ?=
 REPORTS ?= reports
 # mitogen (fast) or plain (OpenSSH only). Both are tested; mitogen is the default.
 RADSHIELD_STRATEGY ?= mitogen
+# Molecule scenarios at once (each its own container; Ansible's controller side is the bottleneck).
+MOLECULE_JOBS ?= 2
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 ifeq ($(RADSHIELD_STRATEGY),mitogen)
@@ -106,8 +108,8 @@ lab-test: ## pristine-system setup test, lab lifecycle, then hardened hosts prov
 	$(BIN)/pytest -q tests/lifecycle
 	$(BIN)/pytest -q tests/lab
 
-molecule: ## every role's molecule scenario (check, converge, idempotence, verify)
-	$(BIN)/pytest -q tests/molecule
+molecule: ## every role's molecule scenario (check, converge, idempotence, verify); MOLECULE_JOBS in parallel
+	$(BIN)/pytest -q -n $(MOLECULE_JOBS) tests/molecule
 
 test: setup lint unit migrate-test standby-test backup-test lab-test molecule ## the whole suite, as CI runs it
 

@@ -4,6 +4,9 @@
 set -euo pipefail
 IMAGE="${1:-localhost/radshield-debian:bookworm}"
 MIRROR="${RADSHIELD_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# One build at a time (the molecule scenarios run in parallel and each asks for the image).
+exec 9>/run/lock/radshield-build-image.lock
+flock 9
 if podman image exists "$IMAGE"; then
   echo "lab image $IMAGE exists (cached); not rebuilding"
   exit 0

@@ -108,9 +108,19 @@ class ActionModule(ActionBase):
         try:
             entries = self._entries(task_vars)
             waived = getattr(self, "_waived_entries", [])
+            pending = getattr(self, "_pending_sources", [])
+            if pending:
+                result["warnings"] = [
+                    f"radshield_files: {p['dest']}: source {p['copy_src']} is not on the controller yet;"
+                    " --check reports it as a change (a real run creates it earlier)"
+                    for p in pending
+                ]
             if not entries:
                 result.update(
-                    changed=False, changed_paths=[], skipped_entries=True, waived_entries=waived
+                    changed=bool(pending),
+                    changed_paths=[p["dest"] for p in pending],
+                    skipped_entries=True,
+                    waived_entries=waived,
                 )
                 return result
             module_result = self._execute_module(
@@ -120,6 +130,11 @@ class ActionModule(ActionBase):
             )
             result.update(module_result)
             result["waived_entries"] = waived
+            if pending:
+                result["changed"] = True
+                result["changed_paths"] = list(result.get("changed_paths") or []) + [
+                    p["dest"] for p in pending
+                ]
             return result
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
@@ -147,6 +162,7 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("radshield_files: waived must be a list of control ids")
         waived_set = set(waived)
         self._waived_entries = []
+        self._pending_sources = []
         out = []
         for i, f in enumerate(files):
             where = f"radshield_files: files[{i}]"
@@ -187,12 +203,27 @@ class ActionModule(ActionBase):
                 entry["validate"] = f["validate"]
             if not boolean(f.get("diff", True), strict=False):
                 entry["show_diff"] = False
+            if state == "file" and self._source_pending(f):
+                self._pending_sources.append({"dest": dest, "copy_src": f["copy_src"]})
+                continue
             if state == "file":
                 entry["content_b64"] = base64.b64encode(self._content(f, task_vars, where)).decode(
                     "ascii"
                 )
             out.append(entry)
         return out
+
+    def _source_pending(self, f: dict) -> bool:
+        """In --check only: a copy_src an earlier task of this run would create on the controller
+        (the lab's CA, say) is reported as a change instead of failing the dry run. A real run
+        still fails on a missing source."""
+        if not self._task.check_mode or f.get("copy_src") is None:
+            return False
+        try:
+            self._find_needle("files", f["copy_src"])
+        except AnsibleError:
+            return True
+        return False
 
     def _content(self, f: dict, task_vars: dict, where: str) -> bytes:
         if f.get("content") is not None:

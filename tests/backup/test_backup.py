@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import ssl
 import subprocess
 import threading
@@ -360,3 +361,39 @@ def test_pacs_restic_forget_fails_and_the_repository_is_intact(attack, client, s
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(proc.stdout)["attachments_bad"] == 0
+
+
+def _restic_time(text: str) -> dt.datetime:
+    m = re.fullmatch(r"(.{19})(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
+    assert m, text
+    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return dt.datetime.fromisoformat(f"{m.group(1)}.{(m.group(2) or '0')[:6].ljust(6, '0')}{zone}")
+
+
+def test_restore_before_a_time_takes_the_last_snapshot_before_it(attack, client, tmp_path):
+    """After a compromise the restore takes the newest snapshot older than the detection, not
+    the latest (which the attacker may have fed), and checks the repository first (RC.RP-03)."""
+    attack["attempts"].join(240)
+    snaps = sorted(json.loads(client.restic("snapshots", "--json").stdout), key=lambda s: s["time"])
+    assert len(snaps) == 2
+    t0, t1 = (_restic_time(s["time"]) for s in snaps)
+    assert t1 > t0
+    cutoff = (t0 + (t1 - t0) / 2).isoformat()  # between the two snapshots
+    proc = client.program(
+        "restore", "--before", cutoff, "--check-first", "--target", str(tmp_path / "before")
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["snapshot"] == snaps[0]["id"] != snaps[1]["id"]
+    assert report["repository_checked_at"] and report["attachments_bad"] == 0
+    too_early = client.program(
+        "restore", "--before", "2001-01-01T00:00:00Z", "--target", str(tmp_path / "none")
+    )
+    assert (
+        too_early.returncode != 0 and "no snapshot was taken before 2001-01-01" in too_early.stderr
+    )
+    assert not (tmp_path / "none" / "storage").exists()
+    naive = client.program(
+        "restore", "--before", "2026-01-01T00:00:00", "--target", str(tmp_path / "n")
+    )
+    assert naive.returncode != 0 and "--before: give a time zone" in naive.stderr

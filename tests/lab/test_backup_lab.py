@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.lab.conftest import tail
+
 pytestmark = pytest.mark.lab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -207,3 +209,60 @@ def test_backup_age_control_fails_when_the_timer_is_stopped(backed_up, tmp_path)
         assert schedule()[0] == "fail"
     finally:
         lab.exec("pacs-01", "systemctl", "start", "radshield-pacs-backup.timer")
+
+
+def _orthanc_count(lab) -> int:
+    """Instances in pacs-01's Orthanc, asked on its loopback REST port as its admin user (the
+    password on stdin; the PACS has no curl)."""
+    script = (
+        "import base64, json, sys, urllib.request\n"
+        "req = urllib.request.Request('http://127.0.0.1:8042/statistics')\n"
+        "tok = base64.b64encode(('admin:' + sys.stdin.read()).encode()).decode()\n"
+        "req.add_header('Authorization', 'Basic ' + tok)\n"
+        "print(json.load(urllib.request.urlopen(req, timeout=30))['CountInstances'])\n"
+    )
+    out = lab.exec(
+        "pacs-01", "python3", "-c", script, input=lab.secrets["lab_secret_orthanc_admin"]
+    )
+    return int(out.stdout.strip())
+
+
+def test_restore_playbook_refuses_without_a_named_pacs(backed_up):
+    lab = backed_up[0]
+    proc = lab.playbook("playbooks/ir/restore-backup.yml", "-e", "restore_confirm=true")
+    assert proc.returncode != 0 and "give -e restore_host=" in proc.stdout, tail(proc.stdout)
+    proc = lab.playbook("playbooks/ir/restore-backup.yml", "-e", "restore_host=pacs_servers",
+                        "-e", "restore_confirm=true")  # fmt: skip
+    assert proc.returncode != 0 and "restore_host" in proc.stdout, tail(proc.stdout)
+    assert lab.exec("pacs-01", "systemctl", "is-active", "orthanc").stdout.strip() == "active"
+
+
+def test_restore_playbook_rebuilds_the_pacs_from_the_snapshot_before_a_time(backed_up):
+    """The operator moves the damaged storage and index away; restore-backup.yml restores the
+    newest snapshot taken before the given time, checks the repository first, and Orthanc
+    itself verifies every instance (verify-md5) and counts them against the snapshot's index."""
+    lab, _, second = backed_up
+    cutoff = json.loads(
+        lab.exec("pacs-01", "python3", "-c",
+                 "import datetime,json;print(json.dumps(datetime.datetime.now(datetime.UTC).isoformat()))").stdout
+    )  # fmt: skip
+    lab.exec("pacs-01", "systemctl", "stop", "orthanc")
+    aside = "/var/lib/orthanc/before-restore-test"
+    lab.exec("pacs-01", "sh", "-c", f"rm -rf {aside} && mkdir {aside} && "
+             f"mv /var/lib/orthanc/storage /var/lib/orthanc/index {aside}/")  # fmt: skip
+    try:
+        proc = lab.playbook(
+            "playbooks/ir/restore-backup.yml", "-e", "restore_host=pacs-01",
+            "-e", "restore_confirm=true", "-e", f"restore_before={cutoff}", timeout=900,
+        )  # fmt: skip
+        assert proc.returncode == 0, tail(proc.stdout, 120)
+        assert "failed=0" in proc.stdout
+        restored = _orthanc_count(lab)
+        assert restored == second["instances"], (restored, second)
+        assert "repository_checked_at" in proc.stdout, tail(proc.stdout)
+        assert second["snapshot_id"] in proc.stdout, "not the newest snapshot before the cutoff"
+    finally:
+        lab.exec("pacs-01", "sh", "-c",
+                 f"systemctl stop orthanc; rm -rf /var/lib/orthanc/storage /var/lib/orthanc/index && "
+                 f"mv {aside}/storage {aside}/index /var/lib/orthanc/ && rmdir {aside} && "
+                 "systemctl start orthanc")  # fmt: skip

@@ -248,3 +248,26 @@ def test_check_mode_reports_what_a_simulated_install_would_provide(tmp_path):
     assert "changed: [localhost]" in proc.stdout
     assert "the directory /nonexistent-rs does not exist yet" in proc.stdout
     assert not (tmp_path / "y").exists()
+
+
+def test_a_controller_source_made_later_in_the_run_is_a_change_in_check_mode_only(tmp_path):
+    """The lab CA is made on the controller by an earlier role of the same run: --check on a new
+    controller reports the copy as a change (with a warning naming the file); a real run with
+    the source still missing fails, naming the entry."""
+    missing = tmp_path / "pki" / "ca.crt"
+    play = tmp_path / "later.yml"
+    play.write_text(
+        "- hosts: localhost\n  connection: local\n  gather_facts: false\n"
+        "  tasks:\n    - radshield.hardening.radshield_files:\n        files:\n"
+        f"          - {{dest: {tmp_path / 'ca.pem'}, copy_src: {missing}}}\n"
+        f"          - {{dest: {tmp_path / 'other'}, content: o}}\n"
+    )
+    proc = run_playbook("-i", "localhost,", str(play), "-e", PY, "--check", "--diff")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "changed: [localhost]" in proc.stdout
+    assert f"source {missing} is not on the controller yet" in proc.stdout + (proc.stderr or "")
+    assert not (tmp_path / "ca.pem").exists() and not (tmp_path / "other").exists()
+    proc = run_playbook("-i", "localhost,", str(play), "-e", PY)
+    assert proc.returncode != 0
+    assert f"radshield_files: {tmp_path / 'ca.pem'}" in proc.stdout, proc.stdout[-2000:]
+    assert not (tmp_path / "other").exists(), "a failed batch wrote one of its entries"
