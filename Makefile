@@ -80,7 +80,7 @@ lint: ## ruff, yamllint, ansible-lint (production profile)
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.collections $(BIN)/ansible-lint --profile production --offline playbooks roles
 
 unit: ## fast tests, no podman: lab module, roles rendered, controls, assess/report, Pulumi mocks, policies, verify-cloud on moto
-	$(BIN)/pytest -q tests/unit tests/infra
+	$(BIN)/pytest -q tests/unit tests/infra tests/drill
 
 migrate-test: ## archive migration against real Orthanc + nginx + moto_server on loopback (no podman)
 	$(BIN)/pytest -q tests/migrate
