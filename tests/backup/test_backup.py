@@ -397,3 +397,28 @@ def test_restore_before_a_time_takes_the_last_snapshot_before_it(attack, client,
         "restore", "--before", "2026-01-01T00:00:00", "--target", str(tmp_path / "n")
     )
     assert naive.returncode != 0 and "--before: give a time zone" in naive.stderr
+
+
+def test_restore_sets_aside_only_the_empty_index_of_a_fresh_install(
+    backup_during_stores, client, workdir
+):
+    """A rebuilt PACS's Orthanc has started once and made an empty index: --replace-empty moves
+    it aside (renamed, kept) and restores; an index holding anything is refused, even then."""
+    fresh = testbed.Pacs(workdir, "fresh-install")
+    fresh.render()
+    fresh.start_orthanc()  # Orthanc makes its own empty index, as after `apt install orthanc`
+    fresh.stop_orthanc()
+    assert (fresh.dir / "index" / "index").is_file()
+    snap = backup_during_stores["status"]["snapshot_id"]
+    args = ["restore", "--snapshot", snap, "--target", str(workdir / "fresh-scratch"),
+            "--storage-out", str(fresh.dir / "storage"), "--index-out", str(fresh.dir / "index")]  # fmt: skip
+    refused = client.program(*args)
+    assert refused.returncode != 0 and "is not empty" in refused.stderr
+    proc = client.program(*args, "--replace-empty")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["attachments_bad"] == 0
+    aside = sorted(p.name for p in fresh.dir.iterdir() if ".empty-" in p.name)
+    assert [n.split(".empty-")[0] for n in aside] == ["index", "storage"], aside
+    again = client.program(*args, "--replace-empty")  # now it holds the restored studies
+    assert again.returncode != 0 and "is not empty" in again.stderr
+    assert (fresh.dir / "index" / "index").is_file()
