@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import getpass
 import hashlib
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -113,7 +115,6 @@ def check_host_hashes(files: list[dict], meta: dict) -> None:
 # -- pack ------------------------------------------------------------------------------
 def pack(
     bundle: Path, *, case: str, examiner: str, host: str, started: str, ended: str, host_sha256: str,
-    command_line: str = "",
 ) -> dict:  # fmt: skip
     archive = bundle / ARCHIVE
     if (bundle / MANIFEST).exists() or (bundle / SIDECAR).exists():
@@ -144,7 +145,7 @@ def pack(
             "host_clock_started_utc": meta["host_clock"]["started_utc"],
             "host_clock_ended_utc": meta["host_clock"]["ended_utc"],
             "ran_as_euid": meta.get("euid"),
-            "command_line": command_line,
+            "controller": {"host": socket.getfqdn(), "user": getpass.getuser()},
         },
         "parameters": meta.get("parameters", {}),
         "sections": meta.get("sections", []),
@@ -164,11 +165,13 @@ def pack(
             "changed_files": len(manifest["changed_files"]), "ransom_notes": len(manifest["ransom_notes"])}  # fmt: skip
 
 
-def lock(bundle: Path) -> dict:
+def lock(bundle: Path, chattr_too: bool = True) -> dict:
     """Files 0444, directory 0555, then chattr +i (files first, the directory last)."""
     for name in BUNDLE_FILES:
         os.chmod(bundle / name, 0o444)
     os.chmod(bundle, 0o555)
+    if not chattr_too:
+        return {"modes": "0444/0555", "immutable": False, "detail": "chattr +i not asked (--no-chattr)"}
     chattr = shutil.which("chattr")
     if chattr is None:
         return {"modes": "0444/0555", "immutable": False, "detail": "chattr is not installed"}
@@ -273,8 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     pk = sub.add_parser("pack", help="write manifest.json and its sidecar, lock, optionally upload")
     for opt in ("bundle", "case", "examiner", "host", "started", "ended", "host-sha256"):
         pk.add_argument(f"--{opt}", required=True)
-    pk.add_argument("--command-line", default="")
-    pk.add_argument("--no-lock", action="store_true")
+    pk.add_argument("--no-chattr", action="store_true", help="modes only (0444/0555), no chattr +i")
     pk.add_argument("--s3-bucket", default="")
     pk.add_argument("--s3-prefix", default="")
     pk.add_argument("--s3-endpoint-url", default="")
@@ -289,9 +291,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         bundle = Path(a.bundle)
         out = pack(bundle, case=a.case, examiner=a.examiner, host=a.host, started=a.started, ended=a.ended,
-                   host_sha256=a.host_sha256, command_line=a.command_line)  # fmt: skip
+                   host_sha256=a.host_sha256)  # fmt: skip
         verify(bundle)
-        out["lock"] = {"immutable": False, "detail": "--no-lock"} if a.no_lock else lock(bundle)
+        out["lock"] = lock(bundle, chattr_too=not a.no_chattr)
         if a.s3_bucket:
             out["s3"] = upload(bundle, bucket=a.s3_bucket, prefix=a.s3_prefix, retention_days=a.retention_days,
                                endpoint_url=a.s3_endpoint_url, region=a.s3_region)  # fmt: skip

@@ -442,7 +442,7 @@ class Collector:
                     continue
                 entry = {"path": path, "sha256": digest, "size": st.st_size, "mtime": int(st.st_mtime),
                          "ctime": int(st.st_ctime), "uid": st.st_uid, "gid": st.st_gid,
-                         "mode": oct(stat.S_IMODE(st.st_mode))}  # fmt: skip
+                         "mode": format(stat.S_IMODE(st.st_mode), "04o")}  # fmt: skip
                 self.changed.append(entry)
                 rows.append("\t".join(str(entry[k]) if k != "path" else clean(path)
                                       for k in ("sha256", "size", "mtime", "ctime", "uid", "gid", "mode", "path")))  # fmt: skip
@@ -492,6 +492,12 @@ class Collector:
         archive = os.path.join(self.base, "evidence.tar.gz")
         with tarfile.open(archive, "w:gz", format=tarfile.PAX_FORMAT) as tar:
             tar.add(self.root, arcname="evidence")
+        # Hand the archive (and the directory holding it) to the login user when sudo made us
+        # root, so the controller fetches it over the connection's file transfer, not slurp.
+        uid, gid = os.environ.get("SUDO_UID"), os.environ.get("SUDO_GID")
+        if uid and gid and uid.isdigit() and gid.isdigit():
+            os.chown(self.base, int(uid), int(gid))
+            os.chown(archive, int(uid), int(gid))
         return {"archive": archive, "size": os.path.getsize(archive), "sha256": sha256_of(archive),
                 "files": len(files) + 1, "skipped": len(self.skipped), "collected_bytes": self.total}  # fmt: skip
 
