@@ -12,7 +12,8 @@ Ansible already needs; nothing is installed). What it promises:
   (allowed to root, which the playbook runs it as), so their access times stay as they were.
   Where atime cannot be avoided: the programs it runs (ps, ss, lsof, journalctl, last,
   lastlog, who, systemctl, dpkg-query, aide) are exec'd, and they read their own inputs
-  (the journal files, wtmp/btmp/lastlog, the dpkg database) without O_NOATIME; under the usual
+  (the journal files, wtmp/btmp/lastlog, the dpkg database) without O_NOATIME, and the few
+  system directories matched by a glob (/etc/cron.d, /var/log ...) are listed normally; under the usual
   relatime mount option that updates those files' atime at most once a day. The SSH login and
   sudo of the collection are themselves logged (journal, auth.log, wtmp): the manifest's
   start/end times let the examiner attribute those entries.
@@ -222,26 +223,47 @@ class Collector:
         return real == self.base or real.startswith(self.base + os.sep)
 
     def walk(self, top: str, maxdepth: int | None = None):
-        """Files (and symlinks) under top, on top's filesystem, our own tmp dir left out."""
+        """Files (and symlinks) under top, on top's filesystem, our own tmp dir left out.
+
+        Directories are opened with O_NOATIME too (os.scandir on the descriptor), so listing
+        the watched trees leaves their atimes as they were. maxdepth as find's -maxdepth."""
         try:
-            dev = os.lstat(top).st_dev
+            st = os.lstat(top)
         except OSError:
             return
-        top_depth = top.rstrip("/").count("/")
-        for dirpath, dirnames, filenames in os.walk(top, onerror=lambda e: None):
-            if maxdepth is not None and dirpath.rstrip("/").count("/") - top_depth >= maxdepth - 1:
-                dirnames[:] = []
-            keep = []
-            for d in dirnames:
-                p = os.path.join(dirpath, d)
+        if not stat.S_ISDIR(st.st_mode):
+            return
+        dev = st.st_dev
+        stack = [(top, 0)]
+        while stack:
+            d, depth = stack.pop()
+            try:
+                fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOATIME", 0))
+            except PermissionError:
                 try:
-                    if os.lstat(p).st_dev == dev and not self.excluded(p):
-                        keep.append(d)
+                    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
                 except OSError:
-                    pass
-            dirnames[:] = keep
-            for name in filenames:
-                yield os.path.join(dirpath, name)
+                    continue
+            except OSError:
+                continue
+            try:
+                with os.scandir(fd) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+                subdirs = []
+                for e in entries:
+                    path = os.path.join(d, e.name)
+                    try:
+                        if e.is_dir(follow_symlinks=False):
+                            if (maxdepth is None or depth + 1 < maxdepth) and not self.excluded(path) \
+                                    and e.stat(follow_symlinks=False).st_dev == dev:
+                                subdirs.append((path, depth + 1))
+                            continue
+                    except OSError:
+                        continue
+                    yield path
+            finally:
+                os.close(fd)
+            stack.extend(reversed(subdirs))
 
     # -- artifacts ---------------------------------------------------------------------
     def processes(self) -> None:
