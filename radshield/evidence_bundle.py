@@ -20,7 +20,13 @@ import json
 import sys
 from pathlib import Path
 
-CORE = Path(__file__).resolve().parent.parent / "playbooks" / "ir" / "files" / "radshield_evidence_bundle.py"
+CORE = (
+    Path(__file__).resolve().parent.parent
+    / "playbooks"
+    / "ir"
+    / "files"
+    / "radshield_evidence_bundle.py"
+)
 _spec = importlib.util.spec_from_file_location("radshield_evidence_bundle_core", CORE)
 assert _spec and _spec.loader
 core = importlib.util.module_from_spec(_spec)
@@ -48,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     if not args.bundle.is_dir():
-        print(f"radshield evidence verify: {args.bundle}: no such bundle directory", file=sys.stderr)
+        print(
+            f"radshield evidence verify: {args.bundle}: no such bundle directory", file=sys.stderr
+        )
         return 2
     try:
         result = verify(args.bundle)

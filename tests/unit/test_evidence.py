@@ -174,16 +174,25 @@ def manifest(bundle) -> dict:
 # -- the collection ------------------------------------------------------------------------
 def test_bundle_layout_and_name(bundle, manifest):
     assert re.fullmatch(r"localhost-\d{8}T\d{6}Z", bundle.name)
-    assert sorted(p.name for p in bundle.iterdir()) == ["evidence.tar.gz", "manifest.json", "manifest.json.sha256"]
+    assert sorted(p.name for p in bundle.iterdir()) == [
+        "evidence.tar.gz",
+        "manifest.json",
+        "manifest.json.sha256",
+    ]
     assert manifest["case"] == CASE and manifest["host"] == "localhost"
     assert manifest["examiner"] == "Dana Examiner (radshield tests)"
     c = manifest["collection"]
-    t = [datetime.datetime.strptime(c[k], "%Y-%m-%dT%H:%M:%S.%fZ") for k in ("started_utc", "ended_utc")]
+    t = [
+        datetime.datetime.strptime(c[k], "%Y-%m-%dT%H:%M:%S.%fZ")
+        for k in ("started_utc", "ended_utc")
+    ]
     assert t[0] < t[1] and (t[1] - t[0]).total_seconds() < 170
     assert c["host_clock_started_utc"] <= c["host_clock_ended_utc"]
     assert manifest["tool"]["version"] and manifest["tool"]["collector_version"]
     assert manifest["archive"]["sha256"] == sha256(bundle / "evidence.tar.gz")
-    assert (bundle / "manifest.json.sha256").read_text() == f"{sha256(bundle / 'manifest.json')}  manifest.json\n"
+    assert (
+        bundle / "manifest.json.sha256"
+    ).read_text() == f"{sha256(bundle / 'manifest.json')}  manifest.json\n"
 
 
 def test_verify_passes_via_the_cli(bundle, capsys):
@@ -209,7 +218,9 @@ def test_what_was_collected(manifest):
     files = {f["path"] for f in manifest["files"]}
     assert "evidence/live_response/process/processes.tsv" in files
     assert "evidence/changed_files.tsv" in files
-    assert ("evidence/live_response/process/lsof_-nPl.txt" in files) == (shutil.which("lsof") is not None)
+    assert ("evidence/live_response/process/lsof_-nPl.txt" in files) == (
+        shutil.which("lsof") is not None
+    )
     assert all(s["ok"] for s in manifest["sections"]), manifest["sections"]
 
 
@@ -242,7 +253,9 @@ def test_changed_files_and_ransom_notes_in_manifest(planted, manifest):
     notes = {n["path"]: n for n in manifest["ransom_notes"]}
     assert set(notes) == {str(p) for p in planted["notes"]}, "only names like notes, at the top"
     assert str(planted["deep"]) in changed and str(planted["deep"]) not in notes
-    assert all(n["sha256"] == hashlib.sha256(NOTE).hexdigest() and n["copied"] for n in notes.values())
+    assert all(
+        n["sha256"] == hashlib.sha256(NOTE).hexdigest() and n["copied"] for n in notes.values()
+    )
     files = {f["path"]: f for f in manifest["files"]}
     copy = files["evidence/ransom_notes" + str(planted["notes"][0])]
     assert copy["sha256"] == hashlib.sha256(NOTE).hexdigest()
@@ -251,12 +264,18 @@ def test_changed_files_and_ransom_notes_in_manifest(planted, manifest):
 def test_host_side_unchanged(collected):
     for top, before in collected["before"].items():
         after = collected["after"][top]
-        changed = {p: (before.get(p), after.get(p)) for p in set(before) | set(after) if before.get(p) != after.get(p)}
+        changed = {
+            p: (before.get(p), after.get(p))
+            for p in set(before) | set(after)
+            if before.get(p) != after.get(p)
+        }
         assert not changed, f"content, mtime or atime changed under {top}: {changed}"
     etc = {p for p in set(collected["etc_before"]) | set(collected["etc_after"])
            if collected["etc_before"].get(p) != collected["etc_after"].get(p)}  # fmt: skip
     assert not etc, f"/etc changed during the collection: {sorted(etc)[:10]}"
-    assert collected["left_after"] == collected["left_before"], "a temporary directory was left in /dev/shm"
+    assert collected["left_after"] == collected["left_before"], (
+        "a temporary directory was left in /dev/shm"
+    )
     base = re.search(r"/dev/shm/radshield-evidence-[A-Za-z0-9._-]+", collected["proc"].stdout)
     assert base and not Path(base.group(0)).exists()
 
@@ -332,7 +351,7 @@ def test_a_consistent_forgery_is_caught_on_the_member(copy_of):
 
     src, dst = copy_of / "evidence.tar.gz", copy_of / "forged.tar.gz"
     victim = "evidence/changed_files.tsv"
-    with tarfile.open(src) as tin, tarfile.open(dst, "w:gz") as tout:
+    with tarfile.open(src) as tin, tarfile.open(dst, "w:gz", compresslevel=1) as tout:
         for m in tin:
             data = tin.extractfile(m).read() if m.isfile() else None  # type: ignore[union-attr]
             if m.name == victim:
@@ -343,7 +362,9 @@ def test_a_consistent_forgery_is_caught_on_the_member(copy_of):
     m = json.loads((copy_of / "manifest.json").read_text())
     m["archive"]["sha256"] = sha256(src)
     (copy_of / "manifest.json").write_text(json.dumps(m))
-    (copy_of / "manifest.json.sha256").write_text(f"{sha256(copy_of / 'manifest.json')}  manifest.json\n")
+    (copy_of / "manifest.json.sha256").write_text(
+        f"{sha256(copy_of / 'manifest.json')}  manifest.json\n"
+    )
     with pytest.raises(evidence_bundle.BundleError, match=f"^{victim}: SHA-256"):
         evidence_bundle.verify(copy_of)
 
@@ -370,18 +391,28 @@ def test_object_lock_copy(bundle, bucket, moto_url, collected):
     s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
     key = f"{CASE}/{bundle.name}/evidence.tar.gz"
     versions = s3.list_object_versions(Bucket=bucket, Prefix=f"{CASE}/{bundle.name}/")["Versions"]
-    assert sorted(v["Key"].rsplit("/", 1)[1] for v in versions) == sorted(p.name for p in bundle.iterdir())
+    assert sorted(v["Key"].rsplit("/", 1)[1] for v in versions) == sorted(
+        p.name for p in bundle.iterdir()
+    )
     locked = next(v for v in versions if v["Key"] == key)
     head = s3.head_object(Bucket=bucket, Key=key, VersionId=locked["VersionId"])
     assert head["ObjectLockMode"] == "COMPLIANCE"
     until = head["ObjectLockRetainUntilDate"]
-    assert datetime.timedelta(days=29) < until - datetime.datetime.now(datetime.UTC) <= datetime.timedelta(days=30)
+    assert (
+        datetime.timedelta(days=29)
+        < until - datetime.datetime.now(datetime.UTC)
+        <= datetime.timedelta(days=30)
+    )
     want = sha256(bundle / "evidence.tar.gz")
     with pytest.raises(ClientError) as exc:
         s3.delete_object(Bucket=bucket, Key=key, VersionId=locked["VersionId"])
-    assert exc.value.response["Error"]["Code"] in ("AccessDenied", "InvalidRequest"), exc.value.response
+    assert exc.value.response["Error"]["Code"] in ("AccessDenied", "InvalidRequest"), (
+        exc.value.response
+    )
     with pytest.raises(ClientError):
-        s3.delete_object(Bucket=bucket, Key=key, VersionId=locked["VersionId"], BypassGovernanceRetention=True)
+        s3.delete_object(
+            Bucket=bucket, Key=key, VersionId=locked["VersionId"], BypassGovernanceRetention=True
+        )
     # An attacker with the upload credentials can only add a version: the locked one stays.
     newer = s3.put_object(Bucket=bucket, Key=key, Body=b"encrypted by ransomware")
     assert newer["VersionId"] != locked["VersionId"]
@@ -400,13 +431,29 @@ def test_upload_refuses_a_bucket_without_object_lock(moto_url, copy_of):
 
 
 # -- refusals ------------------------------------------------------------------------------
-GOOD = {"radshield_evidence_host": "localhost", "radshield_case": CASE, "radshield_examiner": "Dana"}
+GOOD = {
+    "radshield_evidence_host": "localhost",
+    "radshield_case": CASE,
+    "radshield_examiner": "Dana",
+}
 REFUSALS = {
-    "no host": ({k: v for k, v in GOOD.items() if k != "radshield_evidence_host"}, "radshield_evidence_host is required"),
-    "no case": ({k: v for k, v in GOOD.items() if k != "radshield_case"}, "radshield_case is required"),
+    "no host": (
+        {k: v for k, v in GOOD.items() if k != "radshield_evidence_host"},
+        "radshield_evidence_host is required",
+    ),
+    "no case": (
+        {k: v for k, v in GOOD.items() if k != "radshield_case"},
+        "radshield_case is required",
+    ),
     "bad case id": ({**GOOD, "radshield_case": "../../etc"}, "radshield_case is required"),
-    "a group as host": ({**GOOD, "radshield_evidence_host": "all"}, "radshield_evidence_host is required"),
-    "no examiner": ({k: v for k, v in GOOD.items() if k != "radshield_examiner"}, "radshield_examiner is required"),
+    "a group as host": (
+        {**GOOD, "radshield_evidence_host": "all"},
+        "radshield_evidence_host is required",
+    ),
+    "no examiner": (
+        {k: v for k, v in GOOD.items() if k != "radshield_examiner"},
+        "radshield_examiner is required",
+    ),
 }
 
 
@@ -418,11 +465,13 @@ def test_refusals_before_any_change(tmp_path):
         out = tmp_path / name.replace(" ", "-")
         return name, message, out, run_playbook(*base_args(out, **values), timeout=120)
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(REFUSALS)) as pool:
         results = list(pool.map(run, REFUSALS.items()))
     for name, message, out, proc in results:
         assert proc.returncode != 0, f"{name}: accepted"
         assert message in proc.stdout + proc.stderr, f"{name}: {proc.stdout[-1500:]}"
-        assert "Evidence collection on the suspect host" not in proc.stdout, f"{name}: reached the host"
+        assert "Evidence collection on the suspect host" not in proc.stdout, (
+            f"{name}: reached the host"
+        )
         assert not out.exists(), f"{name}: {out} was created"
     assert leftovers() == left_before

@@ -82,7 +82,9 @@ def read_archive(path: str | Path) -> tuple[list[dict], dict]:
                 if member.isdir():
                     continue
                 if not member.isfile():
-                    raise BundleError(f"{member.name}: not a regular file in {ARCHIVE} (type {member.type!r})")
+                    raise BundleError(
+                        f"{member.name}: not a regular file in {ARCHIVE} (type {member.type!r})"
+                    )
                 f = tar.extractfile(member)
                 assert f is not None
                 h, size = hashlib.sha256(), 0
@@ -109,7 +111,9 @@ def check_host_hashes(files: list[dict], meta: dict) -> None:
         if got is None:
             raise BundleError(f"{f['path']}: hashed on the host but missing from {ARCHIVE}")
         if got["sha256"] != f["sha256"] or got["size"] != f["size"]:
-            raise BundleError(f"{f['path']}: SHA-256 in {ARCHIVE} differs from the one taken on the host")
+            raise BundleError(
+                f"{f['path']}: SHA-256 in {ARCHIVE} differs from the one taken on the host"
+            )
 
 
 # -- pack ------------------------------------------------------------------------------
@@ -126,7 +130,9 @@ def pack(
         raise BundleError(f"{bundle}: unexpected files {extra}")
     digest = sha256_file(archive)
     if digest != host_sha256:
-        raise BundleError(f"{ARCHIVE}: SHA-256 {digest} on the controller, {host_sha256} on the host")
+        raise BundleError(
+            f"{ARCHIVE}: SHA-256 {digest} on the controller, {host_sha256} on the host"
+        )
     files, meta = read_archive(archive)
     check_host_hashes(files, meta)
     if meta.get("case") != case:
@@ -137,8 +143,11 @@ def pack(
         "examiner": examiner,
         "host": host,
         "hostname_reported": meta.get("hostname"),
-        "tool": {"name": "radshield.hardening playbooks/ir/collect-evidence.yml", "version": tool_version(),
-                 "collector_version": meta.get("collector_version")},  # fmt: skip
+        "tool": {
+            "name": "radshield.hardening playbooks/ir/collect-evidence.yml",
+            "version": tool_version(),
+            "collector_version": meta.get("collector_version"),
+        },  # fmt: skip
         "collection": {
             "started_utc": started,
             "ended_utc": ended,
@@ -169,9 +178,13 @@ def lock(bundle: Path, chattr_too: bool = True) -> dict:
     """Files 0444, directory 0555, then chattr +i (files first, the directory last)."""
     for name in BUNDLE_FILES:
         os.chmod(bundle / name, 0o444)
-    os.chmod(bundle, 0o555)
+    os.chmod(bundle, 0o555)  # noqa: S103 - read and list for everyone, write for none
     if not chattr_too:
-        return {"modes": "0444/0555", "immutable": False, "detail": "chattr +i not asked (--no-chattr)"}
+        return {
+            "modes": "0444/0555",
+            "immutable": False,
+            "detail": "chattr +i not asked (--no-chattr)",
+        }
     chattr = shutil.which("chattr")
     if chattr is None:
         return {"modes": "0444/0555", "immutable": False, "detail": "chattr is not installed"}
@@ -180,7 +193,11 @@ def lock(bundle: Path, chattr_too: bool = True) -> dict:
     if r.returncode != 0:
         return {"modes": "0444/0555", "immutable": False,
                 "detail": f"chattr +i failed here: {r.stderr.strip() or r.returncode}"}  # fmt: skip
-    return {"modes": "0444/0555", "immutable": True, "detail": "chattr +i set on the files and the directory"}
+    return {
+        "modes": "0444/0555",
+        "immutable": True,
+        "detail": "chattr +i set on the files and the directory",
+    }
 
 
 def is_immutable(path: Path) -> bool | None:
@@ -221,10 +238,17 @@ def upload(
             )  # fmt: skip
         head = s3.head_object(Bucket=bucket, Key=key, VersionId=put["VersionId"])
         if head.get("ObjectLockMode") != "COMPLIANCE":
-            raise BundleError(f"s3://{bucket}/{key}: stored without COMPLIANCE lock ({head.get('ObjectLockMode')})")
+            raise BundleError(
+                f"s3://{bucket}/{key}: stored without COMPLIANCE lock ({head.get('ObjectLockMode')})"
+            )
         objects.append({"key": key, "version_id": put["VersionId"], "sha256": digest,
                         "retain_until_utc": head["ObjectLockRetainUntilDate"].isoformat()})  # fmt: skip
-    return {"bucket": bucket, "mode": "COMPLIANCE", "retention_days": retention_days, "objects": objects}
+    return {
+        "bucket": bucket,
+        "mode": "COMPLIANCE",
+        "retention_days": retention_days,
+        "objects": objects,
+    }
 
 
 # -- verify ----------------------------------------------------------------------------
@@ -244,7 +268,9 @@ def verify(bundle: str | Path) -> dict:
         raise BundleError(f"{SIDECAR}: not '<sha256>  {MANIFEST}'")
     manifest_sha = sha256_file(bundle / MANIFEST)
     if manifest_sha != side[0]:
-        raise BundleError(f"{MANIFEST}: SHA-256 {manifest_sha} does not match {SIDECAR} ({side[0]})")
+        raise BundleError(
+            f"{MANIFEST}: SHA-256 {manifest_sha} does not match {SIDECAR} ({side[0]})"
+        )
     try:
         manifest = json.loads((bundle / MANIFEST).read_text())
     except ValueError as exc:
@@ -253,7 +279,9 @@ def verify(bundle: str | Path) -> dict:
         raise BundleError(f"{MANIFEST}: format {manifest.get('format')!r}, expected {FORMAT!r}")
     archive_sha = sha256_file(bundle / ARCHIVE)
     if archive_sha != manifest["archive"]["sha256"]:
-        raise BundleError(f"{ARCHIVE}: SHA-256 {archive_sha} does not match {MANIFEST} ({manifest['archive']['sha256']})")
+        raise BundleError(
+            f"{ARCHIVE}: SHA-256 {archive_sha} does not match {MANIFEST} ({manifest['archive']['sha256']})"
+        )
     files, meta = read_archive(bundle / ARCHIVE)
     listed = {f["path"]: f for f in manifest["files"]}
     for f in files:
@@ -261,7 +289,9 @@ def verify(bundle: str | Path) -> dict:
         if want is None:
             raise BundleError(f"{f['path']}: in {ARCHIVE} but not in {MANIFEST}")
         if want["sha256"] != f["sha256"] or want["size"] != f["size"]:
-            raise BundleError(f"{f['path']}: SHA-256 {f['sha256']} does not match {MANIFEST} ({want['sha256']})")
+            raise BundleError(
+                f"{f['path']}: SHA-256 {f['sha256']} does not match {MANIFEST} ({want['sha256']})"
+            )
     if listed:
         raise BundleError(f"{sorted(listed)[0]}: in {MANIFEST} but not in {ARCHIVE}")
     check_host_hashes(files, meta)
@@ -271,7 +301,9 @@ def verify(bundle: str | Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="radshield_evidence_bundle", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="radshield_evidence_bundle", description=__doc__.split("\n")[0]
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
     pk = sub.add_parser("pack", help="write manifest.json and its sidecar, lock, optionally upload")
     for opt in ("bundle", "case", "examiner", "host", "started", "ended", "host-sha256"):

@@ -39,6 +39,7 @@ playbooks/ir/README.md ("Evidence collection").
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import fnmatch
 import glob
@@ -78,10 +79,8 @@ def open_noatime(path: str) -> int:
 
 def sha256_of(path: str, follow: bool = False) -> str:
     h = hashlib.sha256()
-    if follow:  # /proc/PID/exe is a magic link: it must be followed
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOATIME", 0))
-    else:
-        fd = open_noatime(path)
+    # /proc/PID/exe is a magic link: it must be followed (no O_NOFOLLOW)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOATIME", 0)) if follow else open_noatime(path)
     with os.fdopen(fd, "rb") as f:
         for block in iter(lambda: f.read(CHUNK), b""):
             h.update(block)
@@ -132,7 +131,9 @@ class Collector:
         truncated = False
         with open(out, "wb") as f, open(out + ".stderr", "wb") as err:
             try:
-                proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
+                proc = subprocess.Popen(
+                    argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL
+                )
             except OSError as exc:
                 self.skip(" ".join(argv), f"could not start: {exc}")
                 return
@@ -142,7 +143,10 @@ class Collector:
             while True:
                 if time.monotonic() > deadline:
                     proc.kill()
-                    self.skip(" ".join(argv), f"timed out after {timeout or self.args.command_timeout} s (output kept)")
+                    self.skip(
+                        " ".join(argv),
+                        f"timed out after {timeout or self.args.command_timeout} s (output kept)",
+                    )
                     break
                 block = proc.stdout.read(65536)
                 if not block:
@@ -189,7 +193,9 @@ class Collector:
         if not stat.S_ISREG(st.st_mode):
             return False
         if st.st_size > self.args.max_file_bytes:
-            self.skip(src, f"larger than the per-file cap ({self.args.max_file_bytes} bytes)", st.st_size)
+            self.skip(
+                src, f"larger than the per-file cap ({self.args.max_file_bytes} bytes)", st.st_size
+            )
             return False
         if self.total + st.st_size > self.args.total_bytes:
             self.skip(src, "total size cap reached", st.st_size)
@@ -203,7 +209,9 @@ class Collector:
         with os.fdopen(fd, "rb") as fin, open(dest, "wb") as fout:
             copied = 0
             for block in iter(lambda: fin.read(CHUNK), b""):
-                block = block[: st.st_size - copied]  # a file growing while read: stop at stat's size
+                block = block[
+                    : st.st_size - copied
+                ]  # a file growing while read: stop at stat's size
                 fout.write(block)
                 copied += len(block)
                 if copied >= st.st_size:
@@ -254,8 +262,11 @@ class Collector:
                     path = os.path.join(d, e.name)
                     try:
                         if e.is_dir(follow_symlinks=False):
-                            if (maxdepth is None or depth + 1 < maxdepth) and not self.excluded(path) \
-                                    and e.stat(follow_symlinks=False).st_dev == dev:
+                            if (
+                                (maxdepth is None or depth + 1 < maxdepth)
+                                and not self.excluded(path)
+                                and e.stat(follow_symlinks=False).st_dev == dev
+                            ):
                                 subdirs.append((path, depth + 1))
                             continue
                     except OSError:
@@ -295,7 +306,9 @@ class Collector:
                     digest = self.exe_hashes[key]
                 except OSError as exc:
                     digest = f"unreadable: {exc.strerror}"
-                if exe.endswith(" (deleted)") or exe.startswith(("/tmp/", "/var/tmp/", "/dev/shm/")):
+                if exe.endswith(" (deleted)") or exe.startswith(
+                    ("/tmp/", "/var/tmp/", "/dev/shm/")
+                ):
                     deleted.append((pid, exe))
             rows.append("\t".join([pid, status.get("PPid", ""), status.get("Uid", "").split("\t")[0],
                                    clean(exe), digest, clean(cmdline)]))  # fmt: skip
@@ -329,10 +342,8 @@ class Collector:
                 except OSError:
                     continue
                 for fd in sorted(fds, key=lambda x: int(x) if x.isdigit() else 0):
-                    try:
+                    with contextlib.suppress(OSError):
                         rows.append(f"{pid}\t{fd}\t{clean(os.readlink(f'{fd_dir}/{fd}'))}")
-                    except OSError:
-                        pass
             self.write("live_response/process/proc_fd.tsv", "\n".join(rows) + "\n")
 
     def network(self) -> None:
@@ -352,8 +363,12 @@ class Collector:
         self.run(f"{d}/df_-PT.txt", ["df", "-PT"])
         self.run(f"{d}/findmnt.txt", ["findmnt", "-l"])
         self.run(f"{d}/lsmod.txt", ["lsmod"])
-        self.run(f"{d}/dpkg-query.txt", ["dpkg-query", "-W", "-f", "${Package}\t${Version}\t${Status}\n"])
-        self.copy_glob(["/etc/os-release", "/etc/passwd", "/etc/group", "/etc/sudoers", "/etc/sudoers.d/*"])
+        self.run(
+            f"{d}/dpkg-query.txt", ["dpkg-query", "-W", "-f", "${Package}\t${Version}\t${Status}\n"]
+        )
+        self.copy_glob(
+            ["/etc/os-release", "/etc/passwd", "/etc/group", "/etc/sudoers", "/etc/sudoers.d/*"]
+        )
         # logins
         self.run(f"{d}/who_-a.txt", ["who", "-a"])
         self.run(f"{d}/w.txt", ["w"])
@@ -370,7 +385,10 @@ class Collector:
         since = datetime.datetime.fromtimestamp(self.since, datetime.timezone.utc)  # noqa: UP017
         since_s = since.strftime("%Y-%m-%d %H:%M:%S UTC")
         self.run("logs/journalctl_--list-boots.txt", ["journalctl", "--no-pager", "--list-boots"])
-        self.run("logs/journal.json", ["journalctl", "--no-pager", "--utc", "-o", "json", "--since", since_s])
+        self.run(
+            "logs/journal.json",
+            ["journalctl", "--no-pager", "--utc", "-o", "json", "--since", since_s],
+        )
         self.copy_glob(["/var/log/auth.log*"])
 
     def scheduled(self) -> None:
@@ -381,13 +399,21 @@ class Collector:
         d = "live_response/system"
         if shutil.which("atq"):
             self.run(f"{d}/atq.txt", ["atq"])
-        self.run(f"{d}/systemctl_list-timers.txt", ["systemctl", "list-timers", "--all", "--no-pager"])
-        self.run(f"{d}/systemctl_list-units.txt", ["systemctl", "list-units", "--all", "--no-pager"])
-        self.run(f"{d}/systemctl_list-unit-files.txt", ["systemctl", "list-unit-files", "--no-pager"])
+        self.run(
+            f"{d}/systemctl_list-timers.txt", ["systemctl", "list-timers", "--all", "--no-pager"]
+        )
+        self.run(
+            f"{d}/systemctl_list-units.txt", ["systemctl", "list-units", "--all", "--no-pager"]
+        )
+        self.run(
+            f"{d}/systemctl_list-unit-files.txt", ["systemctl", "list-unit-files", "--no-pager"]
+        )
         rows = ["sha256\tsize\tmtime\tctime\tpath"]
         tops = ["/etc/systemd", "/lib/systemd/system", "/usr/lib/systemd/system", "/usr/local/lib/systemd",
                 "/run/systemd/system", "/etc/init.d", "/etc/rc.local"]  # fmt: skip
-        tops += sorted(glob.glob("/root/.config/systemd")) + sorted(glob.glob("/home/*/.config/systemd"))
+        tops += sorted(glob.glob("/root/.config/systemd")) + sorted(
+            glob.glob("/home/*/.config/systemd")
+        )
         for top in tops:
             paths = [top] if os.path.isfile(top) else self.walk(top)
             for path in paths:
@@ -403,7 +429,9 @@ class Collector:
                     self.copy(path)
                 elif stat.S_ISLNK(st.st_mode):
                     digest = "-> " + clean(os.readlink(path))
-                rows.append(f"{digest}\t{st.st_size}\t{int(st.st_mtime)}\t{int(st.st_ctime)}\t{clean(path)}")
+                rows.append(
+                    f"{digest}\t{st.st_size}\t{int(st.st_mtime)}\t{int(st.st_ctime)}\t{clean(path)}"
+                )
         self.write(f"{d}/units_changed_{self.args.days}d.tsv", "\n".join(rows) + "\n")
 
     def integrity_and_av(self) -> None:
@@ -415,11 +443,20 @@ class Collector:
                                            "--since", since_s, "-t", "radshield-aide",
                                            "-u", "radshield-aide-check.service"])  # fmt: skip
         self.run("logs/aide_last_run.txt", ["systemctl", "show", "--no-pager", "radshield-aide-check.service",
-                                            "-p", "Result,ExecMainStatus,ExecMainStartTimestamp,ExecMainExitTimestamp"])  # fmt: skip
+                                            "-p", "Result,ExecMainStatus,ExecMainStartTimestamp,"
+                                            "ExecMainExitTimestamp"])  # fmt: skip
         if self.args.aide_check:
             if shutil.which("aide"):
-                conf = ["--config", "/etc/aide-radshield.conf"] if os.path.exists("/etc/aide-radshield.conf") else []
-                self.run("logs/aide_--check.txt", ["aide", *conf, "--check"], timeout=self.args.aide_timeout)
+                conf = (
+                    ["--config", "/etc/aide-radshield.conf"]
+                    if os.path.exists("/etc/aide-radshield.conf")
+                    else []
+                )
+                self.run(
+                    "logs/aide_--check.txt",
+                    ["aide", *conf, "--check"],
+                    timeout=self.args.aide_timeout,
+                )
             else:
                 self.skip("aide --check", "aide is not installed")
         self.copy_glob(["/var/log/clamav/*"])
@@ -427,11 +464,15 @@ class Collector:
                                              "--since", since_s, "-t", "radshield-av", "-u", "radshield-av-scan.service",
                                              "-u", "clamav-daemon.service", "-u", "clamav-freshclam.service"])  # fmt: skip
         rows = ["sha256\tsize\tmtime\tpath"]
-        for path in self.walk(self.args.quarantine_dir) if os.path.isdir(self.args.quarantine_dir) else []:
+        for path in (
+            self.walk(self.args.quarantine_dir) if os.path.isdir(self.args.quarantine_dir) else []
+        ):
             try:
                 st = os.lstat(path)
                 if stat.S_ISREG(st.st_mode):
-                    rows.append(f"{sha256_of(path)}\t{st.st_size}\t{int(st.st_mtime)}\t{clean(path)}")
+                    rows.append(
+                        f"{sha256_of(path)}\t{st.st_size}\t{int(st.st_mtime)}\t{clean(path)}"
+                    )
             except OSError:
                 pass
         self.write("logs/clamav_quarantine.tsv", "\n".join(rows) + "\n")
@@ -445,7 +486,9 @@ class Collector:
                 continue
             for path in self.walk(top):
                 if len(self.changed) >= self.args.max_listed:
-                    self.skip(top, f"changed-files listing stopped at {self.args.max_listed} entries")
+                    self.skip(
+                        top, f"changed-files listing stopped at {self.args.max_listed} entries"
+                    )
                     break
                 try:
                     st = os.lstat(path)
@@ -495,7 +538,9 @@ class Collector:
             for name in names:
                 path = os.path.join(dirpath, name)
                 rel = os.path.relpath(path, self.base)
-                files.append({"path": rel, "size": os.path.getsize(path), "sha256": sha256_of(path)})
+                files.append(
+                    {"path": rel, "size": os.path.getsize(path), "sha256": sha256_of(path)}
+                )
         files.sort(key=lambda f: f["path"])
         meta = {
             "collector": "radshield evidence collector", "collector_version": VERSION,
@@ -526,7 +571,9 @@ class Collector:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--base", required=True, help="the run's temporary directory (created if missing)")
+    p.add_argument(
+        "--base", required=True, help="the run's temporary directory (created if missing)"
+    )
     p.add_argument("--case", required=True)
     p.add_argument("--examiner", required=True)
     p.add_argument("--hours", type=int, default=24)
