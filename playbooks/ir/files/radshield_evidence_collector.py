@@ -33,7 +33,7 @@ Layout it produces (member names in the tar start with evidence/):
 
 Reference: UAC (Unix-like Artifacts Collector, github.com/tclahr/uac), artifacts/live_response
 and files/ for Linux; what UAC gathers and this collector leaves out is listed in
-playbooks/ir/README.md ("Evidence collection").
+docs/evidence-collection.md ("What UAC gathers that this leaves out").
 """
 
 from __future__ import annotations
