@@ -475,3 +475,38 @@ def test_refusals_before_any_change(tmp_path):
         )
         assert not out.exists(), f"{name}: {out} was created"
     assert leftovers() == left_before
+
+
+# -- bounds ----------------------------------------------------------------------------------
+COLLECTOR = ROOT / "playbooks" / "ir" / "files" / "radshield_evidence_collector.py"
+
+
+def test_size_caps_and_optional_aide_are_recorded(planted):
+    """Tiny caps: the ransom note (62 bytes) is too big to copy, outputs are cut at the cap,
+    and each of those is in the skipped list; --aide-check without aide says so."""
+    base = TMP_PARENT / f"radshield-evidence-captest-{os.getpid()}"
+    try:
+        r = subprocess.run(
+            ["/usr/bin/python3", str(COLLECTOR), "--base", str(base), "--case", "CAP-1", "--examiner", "t",
+             "--hours", "2", "--max-file-bytes", "40", "--total-bytes", "100000",
+             "--changed-dir", str(planted["storage"]), "--note-dir", str(planted["storage"]), "--aide-check"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        meta = json.loads((base / "evidence" / "meta" / "collector.json").read_text())
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    skipped = {(s["item"], s["reason"].split(" (")[0]) for s in meta["skipped"]}
+    note = str(planted["storage"] / "README_DECRYPT.txt")
+    assert (note, "larger than the per-file cap") in skipped
+    assert [n for n in meta["ransom_notes"] if n["path"] == note][0]["copied"] is False
+    ps = next(c for c in meta["commands"] if c["output"] == "live_response/process/ps_auxwwwf.txt")
+    assert ps["truncated"] is True
+    assert ("live_response/process/ps_auxwwwf.txt", "output truncated at 40 bytes") in skipped
+    too_big = [f for f in meta["files"] if f["size"] > 40]
+    assert not too_big, "every collected file and output is bounded by --max-file-bytes"
+    assert meta["collected_bytes"] <= 100000
+    if shutil.which("aide") is None:
+        assert ("aide --check", "aide is not installed") in skipped
+    else:
+        assert any(c["argv"][0] == "aide" and "--check" in c["argv"] for c in meta["commands"])

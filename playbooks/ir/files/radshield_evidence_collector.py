@@ -160,11 +160,18 @@ class Collector:
                     break
             proc.stdout.close()
             rc = proc.wait()
-        if os.path.getsize(out + ".stderr") == 0:
+        self.total += written
+        err_size = os.path.getsize(out + ".stderr")
+        if err_size == 0:
             os.unlink(out + ".stderr")
         else:
-            self.total += os.path.getsize(out + ".stderr")
-        self.total += written
+            err_cap = self.room()
+            if err_size > err_cap:
+                os.truncate(out + ".stderr", err_cap)
+                self.skip(
+                    rel + ".stderr", f"stderr truncated at {err_cap} bytes (size cap)", err_size
+                )
+            self.total += min(err_size, err_cap)
         if truncated:
             self.skip(rel, f"output truncated at {cap} bytes (size cap)")
         self.commands.append(
