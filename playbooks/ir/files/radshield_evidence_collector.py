@@ -52,6 +52,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 
 VERSION = "1"
@@ -137,27 +138,30 @@ class Collector:
             except OSError as exc:
                 self.skip(" ".join(argv), f"could not start: {exc}")
                 return
-            deadline = time.monotonic() + (timeout or self.args.command_timeout)
+            limit = timeout or self.args.command_timeout
+            timed_out = threading.Event()
+
+            def expire() -> None:  # a hung command (no output) must not block the read below
+                timed_out.set()
+                proc.kill()
+
+            timer = threading.Timer(limit, expire)
+            timer.start()
             written = 0
             assert proc.stdout is not None
-            while True:
-                if time.monotonic() > deadline:
-                    proc.kill()
-                    self.skip(
-                        " ".join(argv),
-                        f"timed out after {timeout or self.args.command_timeout} s (output kept)",
-                    )
-                    break
-                block = proc.stdout.read(65536)
-                if not block:
-                    break
-                keep = block[: max(0, cap - written)]
-                f.write(keep)
-                written += len(keep)
-                if len(keep) < len(block):
-                    truncated = True
-                    proc.kill()
-                    break
+            try:
+                for block in iter(lambda: proc.stdout.read(65536), b""):  # type: ignore[union-attr]
+                    keep = block[: max(0, cap - written)]
+                    f.write(keep)
+                    written += len(keep)
+                    if len(keep) < len(block):
+                        truncated = True
+                        proc.kill()
+                        break
+            finally:
+                timer.cancel()
+            if timed_out.is_set():
+                self.skip(" ".join(argv), f"timed out after {limit} s (output so far kept)")
             proc.stdout.close()
             rc = proc.wait()
         self.total += written
