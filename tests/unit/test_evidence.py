@@ -124,8 +124,9 @@ def _unlock(path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def collected(planted, bucket, moto_url, tmp_path_factory):
+def collected(planted, bucket, moto_url, tmp_path_factory, request):
     out = tmp_path_factory.mktemp("evidence-out")
+    request.addfinalizer(lambda: _unlock(out))  # chattr -i, also when the run below fails
     watched = [planted["storage"], planted["home"]]
     before = {str(w): snapshot(w) for w in watched}
     etc_before = snapshot(Path("/etc"), content=False)
@@ -157,7 +158,6 @@ def collected(planted, bucket, moto_url, tmp_path_factory):
         "left_before": left_before,
         "left_after": leftovers(),
     }
-    _unlock(out)
 
 
 @pytest.fixture(scope="module")
