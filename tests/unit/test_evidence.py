@@ -295,6 +295,8 @@ def test_bundle_is_read_only_and_immutable_here(bundle, collected):
         (bundle / "extra.txt").write_text("x")
     with pytest.raises(PermissionError):
         (bundle / "evidence.tar.gz").unlink()
+    with pytest.raises(PermissionError):
+        bundle.rename(bundle.with_name(bundle.name + "-moved"))  # nor can the bundle be moved away
 
 
 def test_root_ignores_modes_without_chattr(tmp_path):
