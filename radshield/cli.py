@@ -17,6 +17,8 @@ COMMANDS = {
     "migrate": "copy the Orthanc archive into the archive bucket (SSE-KMS, checksummed, "
     "resumable, incremental); --verify checks every migrated object",
     "restore": "bring studies back from the archive bucket into an Orthanc (REST or DICOM TLS)",
+    "evidence": "verify an evidence bundle of playbooks/ir/collect-evidence.yml: every hash "
+    "recomputed from the tar against manifest.json and its sidecar; exit 5 naming the first mismatch",
     "verify-cloud": "read the deployed AWS landing zone (boto3, read-only) and check every "
     "promise of infra/; writes a cloud assessment, report.json and report.html",
 }
@@ -28,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="radshield",
         description="Harden, assess and prove the security of a radiology practice's imaging "
         "estate. Exit codes: 0 ok, 2 usage or input error (also an expired or malformed waiver), "
-        "3 a critical control or probe failed, 4 drift (radshield drift).",
+        "3 a critical control or probe failed, 4 drift (radshield drift), "
+        "5 an evidence bundle does not verify (radshield evidence verify).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, text in COMMANDS.items():
@@ -62,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         from radshield import history  # noqa: PLC0415
 
         return history.main(rest)
+    if command == "evidence":
+        from radshield import evidence_bundle  # noqa: PLC0415
+
+        return evidence_bundle.main(rest)
     if command == "verify-cloud":
         from radshield import verify_cloud  # noqa: PLC0415
 
