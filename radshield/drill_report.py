@@ -155,9 +155,9 @@ class DrillReportError(Exception):
 
 def utc(value: str | datetime.datetime) -> datetime.datetime:
     """An aware UTC datetime from ISO 8601 text (``Z`` or an offset) or a datetime."""
-    text = value if isinstance(value, str) else None
-    dt = datetime.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else value
-    assert isinstance(dt, datetime.datetime)
+    dt = value
+    if isinstance(value, str):
+        dt = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if dt.tzinfo is None:
         raise ValueError(f"{value!r} has no time zone (write UTC, e.g. 2026-12-02T14:15:00Z)")
     return dt.astimezone(datetime.UTC)
