@@ -17,6 +17,8 @@ COMMANDS = {
     "migrate": "copy the Orthanc archive into the archive bucket (SSE-KMS, checksummed, "
     "resumable, incremental); --verify checks every migrated object",
     "restore": "bring studies back from the archive bucket into an Orthanc (REST or DICOM TLS)",
+    "plan": "write the practice's incident response plan (HTML, PDF) from the inventory: "
+    "recovery sequence, contacts, decisions, emergency mode, last drill; exit 3 when incomplete",
     "verify-cloud": "read the deployed AWS landing zone (boto3, read-only) and check every "
     "promise of infra/; writes a cloud assessment, report.json and report.html",
 }
@@ -62,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         from radshield import history  # noqa: PLC0415
 
         return history.main(rest)
+    if command == "plan":
+        from radshield import plan  # noqa: PLC0415
+
+        return plan.main(rest)
     if command == "verify-cloud":
         from radshield import verify_cloud  # noqa: PLC0415
 
