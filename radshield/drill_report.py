@@ -515,6 +515,10 @@ def fmt(value: Any, unit: str) -> str:
     return str(value)
 
 
+def fmt_goal(value: float, unit: str) -> str:
+    return f"{value:g} {unit}".strip()
+
+
 def timeline_svg(doc: dict[str, Any]) -> str:
     """Inline SVG: one bar per phase on a time axis (seconds since the drill started), the
     goals marked as dashed lines where their reference time is known."""
@@ -603,7 +607,7 @@ SECTION_TEMPLATE = r"""
 {% endfor %}</table>
 <table id="drill-metrics"><tr><th>Metric</th><th>Measured</th><th>Goal</th><th>Result</th><th>HIPAA 164.308(a)(7)(ii)</th><th>NIST CSF 2.0 (SP 800-61r3)</th></tr>
 {% for m in metric_names %}{% set g = goals.get(m) %}<tr data-metric="{{ m }}"><td>{{ titles[m] }}</td><td>{{ fmt(d.metrics[m], units[m]) }}</td>
-<td>{{ ('≤ ' ~ fmt(g.goal, units[m])) if g else 'reported' }}</td>
+<td>{{ ('≤ ' ~ fmt_goal(g.goal, units[m])) if g else 'reported' }}</td>
 <td class="status {{ ('s-' ~ g.result) if g else 'muted' }}">{{ (g.result|upper) if g else '' }}{% if g and g.why %} ({{ g.why }}){% endif %}</td>
 <td>{{ d.frameworks[m].hipaa|join('; ') }}</td><td>{{ d.frameworks[m].csf|join('; ') }}</td></tr>
 {% endfor %}</table>
@@ -633,5 +637,6 @@ def render_section(doc: dict[str, Any] | None) -> str:
         titles=METRIC_TITLES,
         units=METRIC_UNITS,
         fmt=fmt,
+        fmt_goal=fmt_goal,
         seconds=seconds,
     )

@@ -418,7 +418,7 @@ th{background:#f2f2f2}
 .notset{background:#c62828;color:#fff;font-weight:700;padding:0 .35em;border-radius:3px}
 .incomplete{background:#fde8e8;border:3px solid #c62828;padding:.8em 1em;margin:1em 0;font-size:1.05em}
 .complete{background:#e6f4ea;border-left:6px solid #2e7d32;padding:.6em 1em;margin:1em 0}
-.muted{color:#666} .absent{color:#8a5300;font-weight:600}
+td.phone{white-space:nowrap} .muted{color:#666} .absent{color:#8a5300;font-weight:600}
 .page{break-before:page;page-break-before:always}
 .box{border:2px solid #222;padding:.5em 1em;margin:.6em 0}
 .dont li{margin:.2em 0}
@@ -434,6 +434,8 @@ ol.steps>li{margin-bottom:1em}
 {% else %}
 <div class="complete" id="complete">Every contact and decision point this plan needs is set.</div>
 {% endif %}
+{% set absent = p.steps|map(attribute='actions')|sum(start=[])|selectattr('present', 'false')|map(attribute='playbook')|unique|list %}
+{% if absent %}<p class="absent" id="absent-playbooks">Not in this radshield checkout yet: {{ absent|join(', ') }}. Until they are, do those steps by hand (the text of each step says what they do).</p>{% endif %}
 
 <h2 id="first">The first fifteen minutes</h2>
 <ol>
@@ -447,7 +449,7 @@ ol.steps>li{margin-bottom:1em}
 <h2 id="contacts">Contacts</h2>
 <table id="contacts-table"><tr><th>Role</th><th>Name</th><th>Phone</th><th>Email</th></tr>
 {% for role, title in required.items() %}{% set cs = p.contacts|selectattr('role', 'eq', role)|list %}
-{% if cs %}{% for c in cs %}<tr data-role="{{ role }}"><td>{{ title }}</td><td>{{ c.name or notset|safe }}</td><td>{{ c.phone or notset|safe }}</td><td>{{ c.email or '' }}</td></tr>{% endfor %}
+{% if cs %}{% for c in cs %}<tr data-role="{{ role }}"><td>{{ title }}</td><td>{{ c.name or notset|safe }}</td><td class="phone">{{ c.phone or notset|safe }}</td><td>{{ c.email or '' }}</td></tr>{% endfor %}
 {% else %}<tr data-role="{{ role }}"><td>{{ title }}</td><td>{{ notset|safe }}</td><td>{{ notset|safe }}</td><td>{{ notset|safe }}</td></tr>{% endif %}
 {% endfor %}
 {% for c in p.contacts if c.role not in required %}<tr data-role="{{ c.role }}"><td>{{ c.role }}</td><td>{{ c.name or notset|safe }}</td><td>{{ c.phone or notset|safe }}</td><td>{{ c.email }}</td></tr>{% endfor %}
@@ -491,7 +493,7 @@ Hosts: {% if s.hosts %}<span class="hosts">{% for h in s.hosts %}<code class="ho
 {% if p.drill %}{% set d = p.drill %}
 <p>Drill {{ d.drill_id }}, {{ d.started_at }}: <strong>{{ 'PASSED' if d.verdict.result == 'pass' else 'FAILED' }}</strong>{% if d.verdict.reasons %} ({{ d.verdict.reasons|join('; ') }}){% endif %}. <span class="muted">Source: {{ p.drill_source }}</span></p>
 <table id="drill-times"><tr><th>Measure</th><th>Measured</th><th>Goal</th></tr>
-{% for m in metrics %}{% set g = goals.get(m) %}<tr data-metric="{{ m }}"><td>{{ titles[m] }}</td><td>{{ fmt(d.metrics[m], units[m]) }}</td><td>{{ ('≤ ' ~ fmt(g.goal, units[m]) ~ ': ' ~ g.result|upper) if g else '' }}</td></tr>
+{% for m in metrics %}{% set g = goals.get(m) %}<tr data-metric="{{ m }}"><td>{{ titles[m] }}</td><td>{{ fmt(d.metrics[m], units[m]) }}</td><td>{{ ('≤ ' ~ fmt_goal(g.goal, units[m]) ~ ': ' ~ g.result|upper) if g else '' }}</td></tr>
 {% endfor %}</table>
 {% else %}<p id="no-drill"><strong>No drill on record.</strong> The recovery times above are untested: run <code>radshield drill ransomware</code> on the lab and write this plan again.</p>{% endif %}
 
@@ -569,6 +571,7 @@ def render_html(plan: Plan) -> str:
         titles=drill_report.METRIC_TITLES,
         units=drill_report.METRIC_UNITS,
         fmt=drill_report.fmt,
+        fmt_goal=drill_report.fmt_goal,
     )
 
 
