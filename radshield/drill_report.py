@@ -316,6 +316,80 @@ class DrillRun:
         from_dict(self.to_dict())
 
 
+class Recorder:
+    """Times a drill as it runs, for the orchestrator: the clock is read here, not typed in.
+
+    ::
+
+        rec = Recorder("drill-20261202", "inventories/lab/hosts.yml")
+        with rec.phase("attack") as ph:
+            ...                                   # run it
+            ph.figures["files_encrypted"] = 240
+            rec.facts.first_encrypted_at = rec.now()
+        rec.skip("failback", "not run: verify failed")
+        path = save(rec.finish(), "reports/drill")
+
+    A phase whose block raises is recorded as ``fail`` with the exception as its detail (and
+    the exception goes on); ``ph.fail("why")`` marks it failed without raising. Phases not run
+    by ``finish()`` are added as ``skipped``, so every run lists all of ``PHASES``.
+    """
+
+    def __init__(self, drill_id: str, inventory: str, clock: Any = None):
+        self._clock = clock or (lambda: datetime.datetime.now(datetime.UTC))
+        self.run = DrillRun(drill_id, inventory, self.now(), self.now(), [], Facts())
+        self.facts = self.run.facts
+
+    def now(self) -> datetime.datetime:
+        return utc(self._clock())
+
+    def phase(self, name: str) -> _PhaseContext:
+        if name not in PHASES:
+            raise DrillReportError(f"phase {name!r} is not one of {', '.join(PHASES)}")
+        if self.run.phase(name) is not None:
+            raise DrillReportError(f"phase {name!r} was recorded already")
+        return _PhaseContext(self, name)
+
+    def skip(self, name: str, detail: str = "") -> None:
+        if name not in PHASES:
+            raise DrillReportError(f"phase {name!r} is not one of {', '.join(PHASES)}")
+        self.run.phases.append(Phase(name, "skipped", detail=detail))
+
+    def finish(self) -> DrillRun:
+        done = {p.name for p in self.run.phases}
+        for name in PHASES:
+            if name not in done:
+                self.run.phases.append(Phase(name, "skipped", detail="not run"))
+        self.run.phases.sort(key=lambda p: PHASES.index(p.name))
+        self.run.ended_at = self.now()
+        self.run.validate()
+        return self.run
+
+
+class _PhaseContext:
+    def __init__(self, rec: Recorder, name: str):
+        self.rec, self.name = rec, name
+        self.figures: dict[str, int | float | str] = {}
+        self.detail = ""
+        self.failed: str | None = None
+
+    def fail(self, why: str) -> None:
+        self.failed = why
+
+    def __enter__(self) -> _PhaseContext:
+        self.start = self.rec.now()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        status = "fail" if exc is not None or self.failed else "pass"
+        detail = self.failed or self.detail
+        if exc is not None:
+            detail = f"{type(exc).__name__}: {exc}" + (f" ({detail})" if detail else "")
+        self.rec.run.phases.append(
+            Phase(self.name, status, self.start, self.rec.now(), detail, self.figures)
+        )
+        return False
+
+
 # ---------------------------------------------------------------------- validation
 
 

@@ -295,3 +295,37 @@ def test_report_refuses_a_bad_drill_file(tmp_path):
     (tmp_path / "after.json").write_text(json.dumps(AFTER))
     assert report.main(["--after", str(tmp_path / "after.json"), "--out-dir", str(tmp_path / "o"),
                         "--drill", str(tmp_path / "drill")]) == 2  # fmt: skip
+
+
+def test_recorder_takes_the_times_itself(tmp_path):
+    ticks = iter(at(n) for n in range(0, 1000, 5))
+    rec = dr.Recorder("drill-rec", "inventories/lab/hosts.yml", clock=lambda: next(ticks))
+    with rec.phase("load_studies") as ph:
+        ph.figures["instances"] = 12
+    with rec.phase("attack"):
+        rec.facts.first_encrypted_at = rec.now()
+    with pytest.raises(RuntimeError), rec.phase("detect"):
+        raise RuntimeError("no alert within 120 s")
+    with rec.phase("verify") as ph:
+        ph.fail("3 instances differ")
+    rec.skip("failback", "verify failed")
+    with pytest.raises(dr.DrillReportError, match="recorded already"):
+        rec.phase("attack")
+    run = rec.finish()
+    assert [p.name for p in run.phases] == list(dr.PHASES)
+    by = {p.name: p for p in run.phases}
+    assert by["load_studies"].status == "pass" and by["load_studies"].figures == {"instances": 12}
+    assert by["load_studies"].seconds == 5 and by["attack"].start == at(20)  # read from the clock
+    assert (
+        by["detect"].status == "fail"
+        and by["detect"].detail == "RuntimeError: no alert within 120 s"
+    )
+    assert (by["verify"].status, by["verify"].detail) == ("fail", "3 instances differ")
+    assert by["failback"].status == "skipped" and by["change_feed"].detail == "not run"
+    v = run.verdict()
+    assert v["result"] == "fail" and v["reasons"][:2] == [
+        "phase detect failed",
+        "phase verify failed",
+    ]
+    assert run.metrics()["rto"] is None
+    assert dr.load(dr.save(run, tmp_path)).to_dict() == run.to_dict()
