@@ -197,7 +197,7 @@ SEQUENCE = (
 )
 
 CITATIONS = (
-    ("CISA, MS-ISAC, NSA, FBI: #StopRansomware Guide (October 2023)",
+    ("CISA, MS-ISAC, NSA, FBI: #StopRansomware Guide (May 2023 update of the 2020 Ransomware Guide)",
      "https://www.cisa.gov/stopransomware/ransomware-guide"),
     ("NIST SP 800-61 Rev. 3, Incident Response Recommendations and Considerations for "
      "Cybersecurity Risk Management: A CSF 2.0 Community Profile (April 2025)",
