@@ -593,13 +593,36 @@ def fmt_goal(value: float, unit: str) -> str:
     return f"{value:g} {unit}".strip()
 
 
+def _goal_marks(
+    doc: dict[str, Any], start: datetime.datetime
+) -> list[tuple[str, str, float, float]]:
+    """(metric, label, goal, seconds after the start) of each goal whose reference is known."""
+    f = doc["facts"]
+    attack = next((p for p in doc["phases"] if p["name"] == "attack" and p["start"]), None)
+    refs = {
+        "time_to_detect": (f.get("first_encrypted_at"), "detect"),
+        "time_to_emergency_reads": (f.get("alert_at"), "emergency reads"),
+        "rto": (attack["start"] if attack else None, "RTO"),
+    }
+    out = []
+    for metric, (ref, label) in refs.items():
+        goal = doc["goals"].get(metric)
+        if ref is not None and goal is not None:
+            out.append((metric, label, goal, (utc(ref) - start).total_seconds() + goal))
+    return out
+
+
 def timeline_svg(doc: dict[str, Any]) -> str:
     """Inline SVG: one bar per phase on a time axis (seconds since the drill started), the
-    goals marked as dashed lines where their reference time is known."""
+    goals marked as dashed lines where their reference time is known (the axis reaches the
+    latest goal, up to three times the run's length; a goal further out is named at the edge)."""
     start = utc(doc["started_at"])
-    total = max((utc(doc["ended_at"]) - start).total_seconds(), 1.0)
-    left, width, row, top = 130, 560, 20, 24
+    run_s = max((utc(doc["ended_at"]) - start).total_seconds(), 1.0)
+    marks = _goal_marks(doc, start)
+    total = max([run_s] + [m[3] for m in marks if m[3] <= 3 * run_s]) * 1.02
     phases = doc["phases"]
+    left, width, row = 130, 560, 20
+    top = 14 + 13 * len(marks)  # one label line per goal above the bars
     height = top + len(phases) * row + 40
     x = lambda s: left + width * s / total  # noqa: E731
     out = [
@@ -612,7 +635,7 @@ def timeline_svg(doc: dict[str, Any]) -> str:
     for i in range(6):
         s = total * i / 5
         out.append(
-            f'<line x1="{x(s):.1f}" y1="{top - 6}" x2="{x(s):.1f}" y2="{axis_y}" stroke="#ddd"/>'
+            f'<line x1="{x(s):.1f}" y1="{top - 4}" x2="{x(s):.1f}" y2="{axis_y}" stroke="#ddd"/>'
         )
         out.append(f'<text x="{x(s):.1f}" y="{axis_y + 14}" font-size="11" text-anchor="middle">'
                    f"{s:.0f} s</text>")  # fmt: skip
@@ -636,30 +659,23 @@ def timeline_svg(doc: dict[str, Any]) -> str:
         out.append(
             f'<text x="{a + w + 4:.1f}" y="{y + 13}" font-size="11">{p["status"]} · {label}</text>'
         )
-    f = doc["facts"]
-    attack = next((p for p in phases if p["name"] == "attack" and p["start"]), None)
-    refs = {
-        "time_to_detect": (f.get("first_encrypted_at"), "detect"),
-        "time_to_emergency_reads": (f.get("alert_at"), "emergency reads"),
-        "rto": (attack["start"] if attack else None, "RTO"),
-    }
-    for metric, (ref, label) in refs.items():
-        goal = doc["goals"].get(metric)
-        if ref is None or goal is None:
+    for n, (metric, label, goal, s) in enumerate(marks):
+        ty = 11 + 13 * n
+        if s > total:  # far beyond the run: say so at the edge instead of stretching the axis
+            out.append(f'<text class="goal" data-goal="{metric}" x="{left + width}" y="{ty}" '
+                       f'font-size="10" fill="#c62828" text-anchor="end">{label} goal ≤ {goal:g} s '
+                       f"at {s:.0f} s, beyond the axis</text>")  # fmt: skip
             continue
-        s = (utc(ref) - start).total_seconds() + goal
-        if s > total * 1.5:  # far beyond the run: say so at the edge instead of stretching
-            out.append(f'<text class="goal" data-goal="{metric}" x="{left + width + 4}" '
-                       f'y="{top - 10}" font-size="10">{label} goal +{goal:.0f} s (beyond)</text>')  # fmt: skip
-            continue
-        gx = x(min(s, total * 1.5))
+        gx = x(s)
         out.append(
-            f'<line class="goal" data-goal="{metric}" x1="{gx:.1f}" y1="{top - 8}" x2="{gx:.1f}" '
+            f'<line class="goal" data-goal="{metric}" x1="{gx:.1f}" y1="{ty + 2}" x2="{gx:.1f}" '
             f'y2="{axis_y}" stroke="#c62828" stroke-dasharray="4 3"><title>{label} goal: '
-            f"{goal:.0f} s</title></line>"
+            f"{goal:g} s</title></line>"
         )
-        out.append(f'<text x="{gx + 2:.1f}" y="{top - 10}" font-size="10" fill="#c62828">'
-                   f"{label} ≤ {goal:.0f} s</text>")  # fmt: skip
+        anchor = "end" if gx > left + width * 0.6 else "start"
+        tx = gx - 3 if anchor == "end" else gx + 3
+        out.append(f'<text x="{tx:.1f}" y="{ty}" font-size="10" fill="#c62828" '
+                   f'text-anchor="{anchor}">{label} ≤ {goal:g} s</text>')  # fmt: skip
     out.append("</svg>")
     return "\n".join(out)
 
@@ -680,7 +696,7 @@ SECTION_TEMPLATE = r"""
 <td>{% for k, v in p.figures.items() %}{{ k }}: {{ v }}{% if not loop.last %}<br>{% endif %}{% endfor %}</td></tr>
 {% endfor %}</table>
 <table id="drill-metrics"><tr><th>Metric</th><th>Measured</th><th>Goal</th><th>Result</th><th>HIPAA 164.308(a)(7)(ii)</th><th>NIST CSF 2.0 (SP 800-61r3)</th></tr>
-{% for m in metric_names %}{% set g = goals.get(m) %}<tr data-metric="{{ m }}"><td>{{ titles[m] }}</td><td>{{ fmt(d.metrics[m], units[m]) }}</td>
+{% for m in metric_names %}{% set g = goals.get(m) %}<tr data-metric="{{ m }}"><td>{{ titles[m] }}</td><td class="reason">{{ fmt(d.metrics[m], units[m]) }}</td>
 <td>{{ ('≤ ' ~ fmt_goal(g.goal, units[m])) if g else 'reported' }}</td>
 <td class="status {{ ('s-' ~ g.result) if g else 'muted' }}">{{ (g.result|upper) if g else '' }}{% if g and g.why %} ({{ g.why }}){% endif %}</td>
 <td>{{ d.frameworks[m].hipaa|join('; ') }}</td><td>{{ d.frameworks[m].csf|join('; ') }}</td></tr>

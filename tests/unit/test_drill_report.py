@@ -329,3 +329,17 @@ def test_recorder_takes_the_times_itself(tmp_path):
     ]
     assert run.metrics()["rto"] is None
     assert dr.load(dr.save(run, tmp_path)).to_dict() == run.to_dict()
+
+
+def test_a_goal_far_beyond_the_run_is_named_at_the_edge_not_stretched():
+    doc = make_run().to_dict()
+    doc["goals"] = {**doc["goals"], "rto": 5000}  # 30 s + 5000 s: more than 3x the 431 s run
+    svg = ET.fromstring(dr.timeline_svg(doc))
+    marks = [e for e in svg.iter() if e.get("data-goal") == "rto"]
+    assert [m.tag for m in marks] == [f"{SVG_NS}text"] and "beyond the axis" in marks[0].text
+    axis = [
+        float(t.text.split()[0])
+        for t in svg.findall(f"{SVG_NS}text")
+        if t.text.endswith(" s") and t.get("text-anchor") == "middle"
+    ]
+    assert max(axis) < 1.1 * 431  # the axis stays the run's own length
