@@ -19,6 +19,8 @@ COMMANDS = {
     "restore": "bring studies back from the archive bucket into an Orthanc (REST or DICOM TLS)",
     "evidence": "verify an evidence bundle of playbooks/ir/collect-evidence.yml: every hash "
     "recomputed from the tar against manifest.json and its sidecar; exit 5 naming the first mismatch",
+    "plan": "write the practice's incident response plan (HTML, PDF) from the inventory: "
+    "recovery sequence, contacts, decisions, emergency mode, last drill; exit 3 when incomplete",
     "verify-cloud": "read the deployed AWS landing zone (boto3, read-only) and check every "
     "promise of infra/; writes a cloud assessment, report.json and report.html",
 }
@@ -69,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         from radshield import evidence_bundle  # noqa: PLC0415
 
         return evidence_bundle.main(rest)
+    if command == "plan":
+        from radshield import plan  # noqa: PLC0415
+
+        return plan.main(rest)
     if command == "verify-cloud":
         from radshield import verify_cloud  # noqa: PLC0415
 

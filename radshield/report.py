@@ -35,6 +35,11 @@ in the "after" assessment, or a probe failed or could not run; 2 usage or input 
 Schema 2 (risk assessment, #14) adds ``flows`` (the data-flow map of radshield/flows.py, or
 null), ``risks`` (the register of radshield/risk.py, "what to fix first"), ``waivers`` (from
 the assessment) and ``history`` (radshield/history.py, or null), and the status ``waived``.
+
+Schema 3 (ransomware drill, #18) adds ``drill``: the latest drill run of ``--drill DIR``
+(default ``<out-dir>/drill``; radshield/drill_report.py, ``schema: "radshield.drill/1"``)
+with its source file and the HIPAA 164.308(a)(7)(ii) / NIST CSF 2.0 mapping of each metric,
+or null when no drill is on record.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ from radshield.controls import HIPAA_SAFEGUARDS
 from radshield.scoring import STATUSES
 from radshield.scoring import score as _score
 
-SCHEMA_VERSION = 2  # 2: flows, risks, waivers, history (risk assessment, #14); status waived
+SCHEMA_VERSION = 3  # 2: flows, risks, waivers, history (#14), status waived; 3: drill (#18)
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 STATUS_RANK = {"fail": 0, "error": 1, "waived": 2, "pass": 3, "not_applicable": 4}
 
@@ -129,6 +134,19 @@ _HISTORY_SCHEMA = {
                                              "required": ["host", "id", "passed_at", "failed_at"]}},
     },
 }  # fmt: skip
+_DRILL_SCHEMA = {
+    "type": "object",
+    "required": ["schema", "drill_id", "inventory", "started_at", "ended_at", "phases", "facts",
+                 "goals", "metrics", "goal_results", "verdict", "source", "frameworks"],
+    "properties": {
+        "schema": {"const": "radshield.drill/1"},
+        "phases": {"type": "array", "items": {"type": "object",
+                                              "required": ["name", "start", "end", "status"],
+                                              "properties": {"status": {"enum": ["pass", "fail", "skipped"]}}}},
+        "verdict": {"type": "object", "required": ["result", "reasons", "goals_met"],
+                    "properties": {"result": {"enum": ["pass", "fail"]}}},
+    },
+}  # fmt: skip
 REPORT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "radshield report",
@@ -147,6 +165,7 @@ REPORT_SCHEMA: dict[str, Any] = {
         "risks",
         "waivers",
         "history",
+        "drill",
     ],
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},
@@ -266,6 +285,7 @@ REPORT_SCHEMA: dict[str, Any] = {
         "risks": {"type": "array", "items": _RISK_SCHEMA},
         "waivers": {"type": "array", "items": _WAIVER_SCHEMA},
         "history": {"oneOf": [{"type": "null"}, _HISTORY_SCHEMA]},
+        "drill": {"oneOf": [{"type": "null"}, _DRILL_SCHEMA]},
     },
 }
 
@@ -304,8 +324,10 @@ def build(
     critical_exit: int = 3,
     flowmap: dict | None = None,
     hist: dict | None = None,
+    drill: dict | None = None,
 ) -> dict:
-    """The report document (report.json) from the inputs (flow map and history optional)."""
+    """The report document (report.json) from the inputs (flow map, history and the drill
+    section of radshield/drill_report.py optional)."""
     meta = {**(before or {}).get("controls", {}), **after["controls"]}
     hosts, results = [], []
     hipaa_after: dict[str, dict[str, int]] = {}
@@ -412,6 +434,8 @@ def build(
         "risks": risk.register(after, flowmap, probes),
         "waivers": after.get("waivers", []),
         "history": hist,
+        # ransomware drill (#18): the latest run, or null
+        "drill": drill,
     }
 
 
@@ -483,6 +507,7 @@ rect.before{fill:#9e9e9e} rect.after{fill:#2e7d32}
 .lvl-very-high{background:#b71c1c;color:#fff}.lvl-high{background:#e65100;color:#fff}
 .lvl-moderate{background:#f9a825}.lvl-low{background:#c5e1a5}.lvl-very-low{background:#eee}
 .p-strong{color:#2e7d32}.p-partial{color:#ef6c00}.p-none{color:#c62828}.p-undeclared{color:#6a1b9a;font-weight:600}
+rect.phase-pass{fill:#2e7d32} rect.phase-fail{fill:#c62828} rect.phase-skipped{fill:#bbb}
 .drift{background:#fff3e0;border-left:6px solid #ef6c00;padding:.5em 1em}
 @media print{details{display:block} h2{break-after:avoid} table{break-inside:auto} tr{break-inside:avoid}}
 .muted{color:#666} .legend span{display:inline-block;width:1em;height:1em;vertical-align:middle;margin:0 .3em 0 1em}
@@ -535,6 +560,8 @@ Overall score {{ pct(r.summary.score_after) }}{% if r.summary.score_before is no
 {% for w in r.waivers %}<tr><td><strong>{{ w.control }}</strong><br><span class="muted">{{ w.name }}</span></td><td>{{ w.applies_to|join(', ') }}</td><td>{{ w.justification }}</td><td>{{ w.owner }}</td><td>{{ w.compensating_control }}</td><td>{{ w.expires }}</td><td class="{{ 's-fail' if w.days_left < 30 else '' }}">{{ w.days_left }}</td></tr>
 {% endfor %}</table>
 {% else %}<p class="muted">No control is waived.</p>{% endif %}
+
+{{ drill_section|safe }}
 
 {% if r.history %}
 <h2 id="history">Score per host over time</h2>
@@ -604,7 +631,7 @@ Overall score {{ pct(r.summary.score_after) }}{% if r.summary.score_before is no
 
 
 def render_html(report: dict) -> str:
-    from radshield import flows, history  # noqa: PLC0415 - risk assessment (#14)
+    from radshield import drill_report, flows, history  # noqa: PLC0415 - #14, #18
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     labels = (report["labels"]["before"] or "before", report["labels"]["after"])
@@ -620,6 +647,7 @@ def render_html(report: dict) -> str:
         hipaa_chart=hipaa_chart,
         flow_svg=flows.svg(report["flows"]) if report["flows"] else "",
         history_svg=history.svg(report["history"]) if report["history"] else "",
+        drill_section=drill_report.render_section(report["drill"]),
         observed_words=flows.OBSERVED_WORDS,
         pct=lambda v: "n/a" if v is None else f"{v:.0f}%",
     )
@@ -634,19 +662,23 @@ def write_report(
     inventory: str | Path | None = None,
     history_dir: str | Path | None = None,
     pdf: bool = False,
+    drill_dir: str | Path | None = None,
 ) -> dict:
     """Write report.html and report.json into out_dir; return the report document.
 
     ``inventory``: the flow map is derived from it (default: the inventory the 'after'
     assessment names, when that file exists). ``history_dir``: kept assessments (drift and
-    the score over time). ``pdf``: also print report.pdf with headless Chromium."""
+    the score over time). ``pdf``: also print report.pdf with headless Chromium.
+    ``drill_dir``: drill runs (default ``out_dir/drill``); the latest one is the report's
+    "Ransomware drill" section."""
     before = _load(before_json, "radshield.assessment")
     after = _load(after_json, "radshield.assessment")
     if after is None:
         raise ReportError("an 'after' (current) assessment is required")
     probes = _load(probes_json, "radshield.probes")
     flowmap, hist = _risk_inputs(after, probes, inventory, history_dir)
-    report = build(before, after, probes, critical_exit, flowmap, hist)
+    drill = _drill_input(Path(drill_dir) if drill_dir else Path(out_dir) / "drill")
+    report = build(before, after, probes, critical_exit, flowmap, hist, drill)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
@@ -681,6 +713,19 @@ def _risk_inputs(
         except history.HistoryError as exc:
             raise ReportError(str(exc)) from exc
     return flowmap, hist
+
+
+def _drill_input(directory: Path) -> dict | None:
+    """The report's drill section from the latest run in ``directory`` (ransomware drill, #18)."""
+    from radshield import drill_report  # noqa: PLC0415
+
+    path = drill_report.latest(directory)
+    if path is None:
+        return None
+    try:
+        return drill_report.section(drill_report.load(path), source=str(path))
+    except drill_report.DrillReportError as exc:
+        raise ReportError(str(exc)) from exc
 
 
 def comparable(report: dict) -> dict:
@@ -719,6 +764,12 @@ def parser() -> argparse.ArgumentParser:
         "drift (passed before, fails now) listed first",
     )
     p.add_argument("--pdf", action="store_true", help="also print report.pdf (headless Chromium)")
+    p.add_argument(
+        "--drill",
+        metavar="DIR",
+        help="drill runs (radshield/drill_report.py; default OUT_DIR/drill): the latest is the "
+        "report's Ransomware drill section",
+    )
     return p
 
 
@@ -737,6 +788,7 @@ def main(argv: list[str] | None = None) -> int:
             args.inventory,
             args.history,
             args.pdf,
+            args.drill,
         )
     except ReportError as exc:
         print(f"radshield report: {exc}", file=sys.stderr)

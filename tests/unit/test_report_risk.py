@@ -37,7 +37,7 @@ def risk_report(tmp_path_factory):
 def test_risk_report_json(risk_report):
     out, rep = risk_report
     jsonschema.validate(rep, report.REPORT_SCHEMA)
-    assert rep["schema_version"] == 2 and rep["flows"]["undeclared"] == [
+    assert rep["schema_version"] == report.SCHEMA_VERSION and rep["flows"]["undeclared"] == [
         "undeclared:pacs-01:3:clinical"
     ]
     assert rep["risks"][0]["id"] == "probe:pacs-01:tcp.pacs_vnc.from_clinical"
