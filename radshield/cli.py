@@ -21,6 +21,8 @@ COMMANDS = {
     "recomputed from the tar against manifest.json and its sidecar; exit 5 naming the first mismatch",
     "plan": "write the practice's incident response plan (HTML, PDF) from the inventory: "
     "recovery sequence, contacts, decisions, emergency mode, last drill; exit 3 when incomplete",
+    "drill": "lab only: `drill ransomware` attacks the lab's PACS and recovers it without a "
+    "human, timing detection, containment, emergency reads, RTO and RPO (reports/drill/)",
     "verify-cloud": "read the deployed AWS landing zone (boto3, read-only) and check every "
     "promise of infra/; writes a cloud assessment, report.json and report.html",
 }
@@ -59,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         from radshield.migrate import cli as mcli  # noqa: PLC0415
 
         return mcli.migrate_main(rest) if command == "migrate" else mcli.restore_main(rest)
+    if command == "drill":
+        from radshield.drill import ransomware  # noqa: PLC0415
+
+        return ransomware.main(rest)
     if command == "probe":
         from radshield import probe  # noqa: PLC0415
 
