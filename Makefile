@@ -24,7 +24,7 @@ endif
 
 .PHONY: help setup lab lab-up lab-down lab-status ping harden check assess probe report \
         lint unit migrate-test standby-test backup-test lab-test molecule test bench bench-migrate \
-        bench-forward bench-backup clean mutate-infra \
+        bench-forward bench-backup clean mutate-infra drill plan \
         verify-cloud prowler
 
 help: ## list the targets
@@ -124,6 +124,12 @@ bench-forward: setup ## forwarder lag (C-STORE ack -> on the standby, p50/p95) a
 
 bench-backup: setup ## restic backup/restore MB/s through rclone's append-only HTTPS server vs a tar stream floor
 	$(BIN)/python -m radshield.backup_bench
+
+drill: setup ## lab only, after `make lab`: ransomware drill on pacs-01, timed (reports/drill/)
+	$(BIN)/radshield drill ransomware
+
+plan: setup ## the incident response plan of INVENTORY (HTML + PDF in reports/)
+	$(BIN)/radshield plan -i $(INVENTORY) -o reports
 
 clean: lab-down ## lab-down plus caches (keeps the venv and the image)
 	rm -rf .pytest_cache .ruff_cache $(REPORTS)
