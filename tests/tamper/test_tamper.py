@@ -179,3 +179,57 @@ def test_missing_storage_directory_fails_naming_the_key(tmp_path):
     for cmd in ("run", "plant"):
         proc = w.cli(cmd)
         assert proc.returncode == 2 and "key 'storage_dir'" in proc.stderr, proc
+
+
+def test_webhook_gets_the_alert_over_pinned_https_and_a_dead_one_blocks_nothing(pacs, tmp_path):
+    import http.server  # noqa: PLC0415
+    import ssl  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from radshield.migrate import testbed  # noqa: PLC0415
+    from radshield.standby import harness  # noqa: PLC0415
+    from tests.tamper.conftest import Watch  # noqa: PLC0415
+
+    got: list[dict] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *_a) -> None:  # noqa: ANN002
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(pacs.pki / "localhost.crt"), str(pacs.pki / "localhost.key"))
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    ca = str(pacs.pki / "ca.crt")
+    live = Watch(tmp_path / "live", storage, {"webhook_url": f"https://localhost:{srv.server_port}/hook",
+                                              "webhook_ca_file": ca})  # fmt: skip
+    dead = Watch(tmp_path / "dead", storage, {"webhook_url": f"https://localhost:{testbed.free_port()}/hook",
+                                              "webhook_ca_file": ca, "canary_count": 1})  # fmt: skip
+    try:
+        canaries = live.plant()
+        live.start()
+        dead.start()
+        t0 = time.time()
+        os.utime(canaries[0])
+        live.wait_alert("canary")
+        harness.wait_until(lambda: got, 5, "the webhook POST")
+        assert got[0]["rule"] == "canary" and got[0]["paths"] == [canaries[0]]
+        # the other watcher (another canary file set, same tree) sees Orthanc-like tampering too
+        victim = storage / "ab" / "cd" / "0badcafe-0000-4000-8000-000000000001"
+        victim.parent.mkdir(parents=True, exist_ok=True)
+        victim.write_bytes(os.urandom(1000))
+        dead.wait_alert("rewrite")
+        assert time.time() - t0 < 5
+        assert "webhook" in dead.log()  # its failure is logged, detection went on
+    finally:
+        live.kill()
+        dead.kill()
+        srv.shutdown()
