@@ -23,8 +23,8 @@ export ANSIBLE_DEPRECATION_WARNINGS := False
 endif
 
 .PHONY: help setup lab lab-up lab-down lab-status ping harden check assess probe report \
-        lint unit migrate-test standby-test backup-test lab-test molecule test bench bench-migrate \
-        bench-forward bench-backup clean mutate-infra drill plan \
+        lint unit migrate-test standby-test backup-test tamper-test lab-test molecule test bench bench-migrate \
+        bench-forward bench-backup bench-tamper clean mutate-infra drill plan \
         verify-cloud prowler
 
 help: ## list the targets
@@ -91,6 +91,9 @@ standby-test: ## standby copy: the pacs_forwarder program between two real Ortha
 backup-test: ## PACS backups against real Orthanc + nginx, rclone (append-only) and restic on loopback (no podman)
 	$(BIN)/pytest -q tests/backup
 
+tamper-test: ## ransomware detection: the pacs_tamper_detect watcher on a real Orthanc's storage on loopback (no podman)
+	$(BIN)/pytest -q tests/tamper
+
 mutate-infra: setup ## mutation testing of infra/ (mutmut; MUTATE_SAMPLE=N for a sample per scope); reports/mutation/
 	@MUTATE_OUT=$(CURDIR)/$(REPORTS)/mutation scripts/mutate_infra.sh
 
@@ -111,7 +114,7 @@ lab-test: ## pristine-system setup test, lab lifecycle, then hardened hosts prov
 molecule: ## every role's molecule scenario (check, converge, idempotence, verify); MOLECULE_JOBS in parallel
 	$(BIN)/pytest -q -n $(MOLECULE_JOBS) tests/molecule
 
-test: setup lint unit migrate-test standby-test backup-test lab-test molecule ## the whole suite, as CI runs it
+test: setup lint unit migrate-test standby-test backup-test tamper-test lab-test molecule ## the whole suite, as CI runs it
 
 bench: setup ## wall times: ansible setup (floor), harden cold and warm, assess, make lab warm; ratios
 	$(BIN)/python -m radshield.bench
@@ -130,6 +133,9 @@ drill: setup ## lab only, after `make lab`: ransomware drill on pacs-01, timed (
 
 plan: setup ## the incident response plan of INVENTORY (HTML + PDF in reports/)
 	$(BIN)/radshield plan -i $(INVENTORY) -o reports
+
+bench-tamper: setup ## tamper watcher detection latency (rewrite -> CRIT alert, p50/p95 of 20) vs a bare inotify read floor
+	$(BIN)/python -m radshield.tamper_bench
 
 clean: lab-down ## lab-down plus caches (keeps the venv and the image)
 	rm -rf .pytest_cache .ruff_cache $(REPORTS)

@@ -66,6 +66,8 @@ HIPAA_SAFEGUARDS: dict[str, str] = {
     "164.308(a)(7)(ii)(A)": "Data backup plan",
     "164.308(a)(7)(ii)(B)": "Disaster recovery plan",
     "164.308(a)(7)(ii)(C)": "Emergency mode operation plan",
+    # security incident procedures (identify and respond): ransomware detection on the PACS
+    "164.308(a)(6)(ii)": "Response and reporting (security incidents)",
 }
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
