@@ -17,7 +17,9 @@ def _names(target):
     return [str(x).strip() for x in items if str(x).strip()]
 
 
-def target_errors(target, matched, all_hosts, jump_hosts=(), var="radshield_isolate", jump=True):
+def target_errors(
+    target, matched, all_hosts, jump_hosts=(), var="radshield_isolate", jump=True, group_names=()
+):
     """Problems with an explicit target: missing, unknown, a pattern or group that matches
     more than the hosts named, or (jump=True) a host of the jump_hosts group. Each message
     names the variable. `matched` is what the inventory makes of the target (the hosts a
@@ -31,8 +33,11 @@ def target_errors(target, matched, all_hosts, jump_hosts=(), var="radshield_isol
     matched = sorted(set(matched or []))
     unknown = [n for n in names if n not in all_hosts]
     for n in unknown:
-        if any(ch in n for ch in "*?[]~:!&") or n in ("all", "ungrouped"):
-            continue  # a pattern: reported below with what it matches
+        if any(ch in n for ch in "*?[]~:!&") or n in (group_names or ()):
+            if matched:
+                continue  # a group or pattern: reported below with what it matches
+            errors.append(f"{var}: {n!r} matches no host of this inventory")
+            continue
         errors.append(
             f"{var}: {n!r} is not a host of this inventory (name inventory hosts, not groups or patterns)"
         )
@@ -62,7 +67,9 @@ def mgmt_sources(jump_hosts, hostvars, extra=()):
         try:
             ip = ipaddress.ip_address(str(addr).strip())
         except ValueError:
-            errors.append(f"{what} must be an IP address, got {addr!r}")
+            errors.append(
+                f"{what} must be an IP address (or set radshield_mgmt_address), got {addr!r}"
+            )
             return
         (v4 if ip.version == 4 else v6).append(str(ip))
 
