@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 CLIENT = r"""
 import socket, sys
@@ -141,14 +142,17 @@ def main() -> None:
         listener.stdout.readline()
 
         def round_(label: str) -> None:
-            r = {}
-            for src in peer_addrs:
+            jobs = {}
+            with ThreadPoolExecutor(max_workers=12) as pool:  # every probe at once: one timeout
+                for src in peer_addrs:
+                    for port in spec["host_ports"]:
+                        jobs[f"{src}->{port}"] = pool.submit(probe, src, host, port)
                 for port in spec["host_ports"]:
-                    r[f"{src}->{port}"] = probe(src, host, port)
-            for port in spec["host_ports"]:
-                r[f"lo->{port}"] = connect("127.0.0.1", "127.0.0.1", port, timeout)
-            r[f"out->{spec['peer_port']}"] = connect(host, peer_addrs[0], spec["peer_port"], timeout)
-            results["probes"][label] = r
+                    jobs[f"lo->{port}"] = pool.submit(connect, "127.0.0.1", "127.0.0.1", port, timeout)
+                jobs[f"out->{spec['peer_port']}"] = pool.submit(
+                    connect, host, peer_addrs[0], spec["peer_port"], timeout
+                )
+            results["probes"][label] = {k: f.result() for k, f in jobs.items()}
 
         # dad: the addresses must be usable before the first probe (bounded wait)
         for _ in range(50):
