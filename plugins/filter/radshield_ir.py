@@ -10,10 +10,7 @@ import ipaddress
 def _names(target):
     if target is None:
         return []
-    if isinstance(target, (list, tuple)):
-        items = target
-    else:
-        items = str(target).split(",")
+    items = target if isinstance(target, (list, tuple)) else str(target).split(",")
     return [str(x).strip() for x in items if str(x).strip()]
 
 

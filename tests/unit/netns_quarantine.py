@@ -67,7 +67,7 @@ def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
 def serve(port: int, stop: threading.Event) -> None:
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
+    s.bind(("0.0.0.0", port))  # noqa: S104 - inside the throwaway namespace
     s.listen(16)
     s.settimeout(0.2)
     while not stop.is_set():
@@ -92,7 +92,8 @@ def connect(src: str, dst: str, port: int, timeout: float) -> str:
 
 
 def main() -> None:
-    spec = json.loads(open(sys.argv[1]).read())
+    with open(sys.argv[1]) as fh:
+        spec = json.load(fh)
     out_path = sys.argv[2]
     here = os.readlink("/proc/self/ns/net")
     if here == spec["outer_netns"]:
@@ -135,7 +136,17 @@ def main() -> None:
             threading.Thread(target=serve, args=(port, stop), daemon=True).start()
         # a listener on the peer, for the host's outbound attempts
         listener = subprocess.Popen(
-            ["nsenter", "-t", pid, "-n", sys.executable, "-c", LISTEN, str(spec["peer_port"]), "100"],
+            [
+                "nsenter",
+                "-t",
+                pid,
+                "-n",
+                sys.executable,
+                "-c",
+                LISTEN,
+                str(spec["peer_port"]),
+                "100",
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -148,7 +159,9 @@ def main() -> None:
                     for port in spec["host_ports"]:
                         jobs[f"{src}->{port}"] = pool.submit(probe, src, host, port)
                 for port in spec["host_ports"]:
-                    jobs[f"lo->{port}"] = pool.submit(connect, "127.0.0.1", "127.0.0.1", port, timeout)
+                    jobs[f"lo->{port}"] = pool.submit(
+                        connect, "127.0.0.1", "127.0.0.1", port, timeout
+                    )
                 jobs[f"out->{spec['peer_port']}"] = pool.submit(
                     connect, host, peer_addrs[0], spec["peer_port"], timeout
                 )

@@ -58,6 +58,7 @@ def _nft_check(path: Path) -> None:
 
 # ------------------------------------------------------------------ inventories and rendering
 
+
 def _inventory(jump: dict, pacs: dict | None = None, extra_vars: dict | None = None) -> dict:
     return {
         "all": {
@@ -236,7 +237,9 @@ def _host_firewall_conf(tmp_path: Path) -> Path:
         ],
     )
     # point its include at the quarantine's directory (the role's include_dir)
-    conf = conf.replace(f'include "{fwdir}/nftables.d/*.nft"', f'include "{tmp_path}/nftables.d/*.nft"')
+    conf = conf.replace(
+        f'include "{fwdir}/nftables.d/*.nft"', f'include "{tmp_path}/nftables.d/*.nft"'
+    )
     path = tmp_path / "nftables.conf"
     path.write_text(conf)
     return path
@@ -261,7 +264,9 @@ def test_quarantine_packets_in_a_private_namespace(tmp_path):
     }
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     out = tmp_path / "out.json"
-    proc = _in_netns(sys.executable, str(HELPER), str(tmp_path / "spec.json"), str(out), timeout=240)
+    proc = _in_netns(
+        sys.executable, str(HELPER), str(tmp_path / "spec.json"), str(out), timeout=240
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(out.read_text())
     p = res["probes"]
