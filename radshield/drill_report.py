@@ -160,7 +160,9 @@ def utc(value: str | datetime.datetime) -> datetime.datetime:
         dt = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if dt.tzinfo is None:
         raise ValueError(f"{value!r} has no time zone (write UTC, e.g. 2026-12-02T14:15:00Z)")
-    return dt.astimezone(datetime.UTC)
+    # milliseconds, as stored (iso()): a run's metrics are the same before and after a save
+    dt = dt.astimezone(datetime.UTC)
+    return dt.replace(microsecond=dt.microsecond // 1000 * 1000)
 
 
 def iso(dt: datetime.datetime | None) -> str | None:

@@ -75,10 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             p = Path(d) / name
             if name.endswith(SUFFIX) or not p.is_file() or p.is_symlink():
                 continue
+            first = first or _now()  # before the first byte is touched
             size += _encrypt(p, key)
             files += 1
             last = _now()
-            first = first or last
             if args.rate > 0:
                 time.sleep(1 / args.rate)
     del key
