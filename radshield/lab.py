@@ -415,6 +415,13 @@ def rebuild(name: str) -> float:
     t0 = time.time()
     _run("podman", "rm", "-f", "-t", "0", name, check=False)
     _create(host, (STATE / "admin_ed25519.pub").read_text().strip())
+    # The new container has new MAC addresses behind the old IPs: the neighbours' ARP entries
+    # for it (stale, or FAILED while it was away) are dropped so they ask again at once.
+    for other in HOSTS:
+        if other.name != name and _container_state(other.name):
+            for net in host.nets:
+                _run("podman", "exec", other.name, "ip", "neigh", "flush", "to", ip(host, net),
+                     check=False)  # fmt: skip
     _wait_ssh(host)
     return time.time() - t0
 
