@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args.inventory, args.count, args.after_backup, args.out, args.stop_forwarder)
     path = drill_report.save(result, args.out)
     for p in result.phases:
-        secs = p.seconds()
+        secs = p.seconds
         took = f"{secs:7.1f} s" if secs is not None else "      -  "
         print(f"  {p.name:13} {p.status:7} {took}  {p.detail[:100]}")
     for g in result.goal_results():
