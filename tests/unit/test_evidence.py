@@ -60,6 +60,12 @@ def snapshot(top: Path, content: bool = True) -> dict[str, tuple]:
     return out
 
 
+# Ansible's own strategy, as users run it here (`make unit` exports mitogen, whose local-connection
+# children start from the remote_tmp this playbook removes; over SSH, the drill runs it under
+# mitogen in the lab).
+PLAIN = {"ANSIBLE_STRATEGY": "linear"}
+
+
 def leftovers() -> set[str]:
     return {p.name for p in TMP_PARENT.glob("radshield-evidence-*")}
 
@@ -144,7 +150,7 @@ def collected(planted, bucket, moto_url, tmp_path_factory, request):
         "radshield_evidence_s3_region": "us-east-1",
         "radshield_evidence_s3_retention_days": 30,
     }
-    proc = run_playbook(*base_args(out, **extra), timeout=180)
+    proc = run_playbook(*base_args(out, **extra), timeout=180, **PLAIN)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     bundles = list((out / CASE).iterdir())
     yield {
@@ -465,7 +471,7 @@ def test_refusals_before_any_change(tmp_path):
     def run(item):
         name, (values, message) = item
         out = tmp_path / name.replace(" ", "-")
-        return name, message, out, run_playbook(*base_args(out, **values), timeout=120)
+        return name, message, out, run_playbook(*base_args(out, **values), timeout=120, **PLAIN)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(REFUSALS)) as pool:
         results = list(pool.map(run, REFUSALS.items()))
