@@ -142,6 +142,31 @@ def _wait(predicate, timeout: float, what: str, step: float = 0.5):  # noqa: ANN
     raise DrillError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def _tamper_status() -> dict:
+    got = _podman("exec", PACS, "cat", TAMPER_STATUS, check=False)
+    try:
+        return json.loads(got.stdout) if got.returncode == 0 and got.stdout else {}
+    except ValueError:  # caught between the watcher's write and rename: read it again
+        return {}
+
+
+def _watcher_ready() -> str:
+    """The tamper watcher runs on the PACS and is in state ok before the attack: an alert
+    episode left from earlier (another test, an earlier drill) is acknowledged first, so the
+    time to detect is measured from this attack's alert. Returns "yes" when it had to."""
+    active = _podman("exec", PACS, "systemctl", "is-active", "radshield-tamper-watch", check=False)
+    if active.stdout.strip() != "active":
+        raise DrillError(f"radshield-tamper-watch is {active.stdout.strip() or 'absent'} on {PACS}: "
+                         "the drill measures detection, so pacs_tamper_detect must run there")  # fmt: skip
+    if _tamper_status().get("state") == "ok":
+        return "no"
+    _podman("exec", PACS, "python3", "/usr/local/sbin/radshield-tamper-watch", "ack")
+    _wait(
+        lambda: _tamper_status().get("state") == "ok", 30, f"the tamper watcher on {PACS} to say ok"
+    )
+    return "yes"
+
+
 def _iso(text: str) -> dt.datetime:
     return drill_report.utc(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
 
@@ -186,6 +211,7 @@ def run(inventory: Path, count: int, after_backup: int, out_dir: Path,
                 )
             ph.figures["instances_on_standby"] = len(_listing(STANDBY))
         with rec.phase("attack") as ph:
+            ph.figures["earlier_alert_acknowledged"] = _watcher_ready()
             _podman("cp", attacker.__file__, f"{PACS}:/root/radshield-drill-attacker.py")
             _podman("exec", "-i", PACS, "sh", "-c", f"cat > {attacker.ARMED_FILE}", input=drill_id)
             try:
@@ -202,9 +228,12 @@ def run(inventory: Path, count: int, after_backup: int, out_dir: Path,
         with rec.phase("detect") as ph:
 
             def alert() -> dict | None:
-                got = _podman("exec", PACS, "cat", TAMPER_STATUS, check=False)
-                st = json.loads(got.stdout) if got.returncode == 0 and got.stdout else {}
-                return st if st.get("state") == "alert" else None
+                st = _tamper_status()
+                if st.get("state") != "alert" or not st.get("first_alert_time"):
+                    return None
+                # only an alert of this attack counts (the status is ms; the attacker's clock us)
+                late = _iso(st["first_alert_time"]) - facts.first_encrypted_at
+                return st if late >= dt.timedelta(milliseconds=-1) else None
 
             st = _wait(alert, 120, f"{TAMPER_STATUS} on {PACS} to say alert", step=0.2)
             facts.alert_at = _iso(st["first_alert_time"])

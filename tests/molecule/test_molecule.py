@@ -34,7 +34,14 @@ def lab_image():
 
 @pytest.mark.parametrize("role", ROLES)
 def test_molecule(role, lab_image):
-    env = ansible_env("plain")  # molecule drives podman exec; mitogen does not apply
+    # molecule's own create/destroy playbooks run plain (their async podman jobs stall under
+    # mitogen); the scenario's converge, check and idempotence runs take mitogen's podman
+    # transport from the play's strategy (MOLECULE_STRATEGY), unless RADSHIELD_STRATEGY=plain.
+    env = ansible_env("plain")
+    if os.environ.get("RADSHIELD_STRATEGY", "mitogen") == "mitogen":
+        mitogen = ansible_env("mitogen")
+        env["ANSIBLE_STRATEGY_PLUGINS"] = mitogen["ANSIBLE_STRATEGY_PLUGINS"]
+        env["MOLECULE_STRATEGY"] = "mitogen_linear"
     env.pop("ANSIBLE_CONFIG", None)
     env["MOLECULE_NO_LOG"] = "false"
     proc = subprocess.run(
