@@ -25,11 +25,13 @@ case "$MODE" in all | --system) ;; *) echo "usage: scripts/setup.sh [--system]" 
 #                                        (installed with no service started: tests run their own)
 #   restic rclone sqlite3                the pacs_backup role's tools, proved on loopback too
 #                                        (rclone serves the append-only restic repository)
+#   clamav clamav-freshclam              the restore's malware scan of a snapshot (tests give
+#                                        clamscan signatures of their own; no freshclam here)
 DEB_PACKAGES=(podman runc uidmap slirp4netns netavark aardvark-dns iptables debootstrap
               openssh-client sshpass openssl curl python3-venv nftables chromium orthanc nginx
-              restic rclone sqlite3)
+              restic rclone sqlite3 clamav clamav-freshclam)
 # Packages whose Debian service must not run on the controller just because we installed them.
-NO_SERVICE=(orthanc nginx)
+NO_SERVICE=(orthanc nginx clamav-freshclam)
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 

@@ -11,9 +11,10 @@ runs only on a host the drill armed for its own id. The phases, run without a hu
   change_feed   the standby holds every instance of the PACS (the forwarder caught up)
   attack        the simulated encryptor on pacs-01 (key thrown away) and its ransom note
   detect        pacs_tamper_detect's status turns to alert (its own clock)
-  isolate       playbooks/ir/isolate.yml on pacs-01  } at once: containment and emergency reads
-  failover      playbooks/ir/failover.yml + a C-FIND } do not wait for each other
-                from ws-01 to the standby
+  isolate       playbooks/ir/isolate.yml on pacs-01, which then reaches neither backup-01 nor
+                the standby over TCP (it did before the attack)
+  failover      playbooks/ir/failover.yml + a C-FIND from ws-01 to the standby
+                (isolate and failover run at once: emergency reads do not wait for containment)
   evidence      playbooks/ir/collect-evidence.yml (bundle and manifest hash)
   rebuild       pacs-01 recreated from the image; site playbook on it
   restore       playbooks/ir/rebuild-pacs.yml: snapshot before the detection, backfill from the
@@ -142,6 +143,26 @@ def _wait(predicate, timeout: float, what: str, step: float = 0.5):  # noqa: ANN
     raise DrillError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+# What a compromised PACS must not reach once isolated (and reaches before): its backup
+# server's REST port and the standby's HTTPS port (inventories/lab firewall.yml, forwarder).
+CONTAIN_TARGETS = (("backup-01", 8000), ("pacs-02", 8043))
+_CONNECT = (
+    "import socket, sys\n"
+    "try:\n"
+    "    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3).close()\n"
+    "except OSError:\n"
+    "    sys.exit(1)\n"
+)
+
+
+def _reaches(src: str, dst: str, port: int) -> bool:
+    """A TCP connection from inside `src` (its own nftables apply) to `dst`'s mgmt address."""
+    h = next(x for x in lab.HOSTS if x.name == dst)
+    proc = _podman("exec", src, "python3", "-c", _CONNECT, lab.admin_ip(h), str(port),
+                   check=False, timeout=30)  # fmt: skip
+    return proc.returncode == 0
+
+
 def _tamper_status() -> dict:
     got = _podman("exec", PACS, "cat", TAMPER_STATUS, check=False)
     try:
@@ -212,6 +233,11 @@ def run(inventory: Path, count: int, after_backup: int, out_dir: Path,
             ph.figures["instances_on_standby"] = len(_listing(STANDBY))
         with rec.phase("attack") as ph:
             ph.figures["earlier_alert_acknowledged"] = _watcher_ready()
+            # the control for the containment check: before, the PACS reaches both
+            shut = [t for t in CONTAIN_TARGETS if not _reaches(PACS, *t)]
+            if shut:
+                raise DrillError(f"{PACS} cannot reach {shut} before the attack: the "
+                                 "containment check after isolation would prove nothing")  # fmt: skip
             _podman("cp", attacker.__file__, f"{PACS}:/root/radshield-drill-attacker.py")
             _podman("exec", "-i", PACS, "sh", "-c", f"cat > {attacker.ARMED_FILE}", input=drill_id)
             try:
@@ -259,6 +285,10 @@ def run(inventory: Path, count: int, after_backup: int, out_dir: Path,
             iso_f, fo_f = pool.submit(isolate), pool.submit(failover)
             with rec.phase("isolate") as ph:
                 facts.quarantine_at = iso_f.result(timeout=900)
+                open_ = [f"{h}:{port}" for h, port in CONTAIN_TARGETS if _reaches(PACS, h, port)]
+                ph.figures["still_reached"] = ",".join(open_) or "none"
+                if open_:
+                    ph.fail(f"quarantined, yet {PACS} still reaches {', '.join(open_)}")
             with rec.phase("failover") as ph:
                 facts.emergency_reads_at = fo_f.result(timeout=900)
         with rec.phase("evidence") as ph:

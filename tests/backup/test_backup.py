@@ -422,3 +422,41 @@ def test_restore_sets_aside_only_the_empty_index_of_a_fresh_install(
     again = client.program(*args, "--replace-empty")  # now it holds the restored studies
     assert again.returncode != 0 and "is not empty" in again.stderr
     assert (fresh.dir / "index" / "index").is_file()
+
+
+def test_restore_scan_refuses_a_snapshot_clamav_flags_and_passes_a_clean_one(
+    backup_during_stores, client, pacs, workdir
+):
+    """--scan runs the real ClamAV over the restored files before any is put in place: a
+    snapshot holding a file its signatures match is refused with nothing restored; the clean
+    snapshot before it restores. The signature is our own (no freshclam here): the MD5 of the
+    planted file, in a database directory of the test's own (clamscan --database)."""
+    clean = backup_during_stores["status"]["snapshot_id"]
+    payload = b"radshield test dropper: not DICOM, planted in the storage dir\n" * 40
+    planted = pacs.dir / "storage" / "ff" / "ff" / "radshield-planted-dropper"
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.write_bytes(payload)
+    sigs = workdir / "clamav-db"
+    sigs.mkdir(exist_ok=True)
+    digest = hashlib.md5(payload).hexdigest()  # noqa: S324 - ClamAV's hash signature format
+    (sigs / "radshield-test.hdb").write_text(f"{digest}:{len(payload)}:Radshield.Test.Dropper\n")
+    try:
+        took = client.program("backup")
+        assert took.returncode == 0, took.stdout + took.stderr
+        infected = json.loads((client.dir / "state" / "status.json").read_text())["snapshot_id"]
+    finally:
+        planted.unlink()
+    out = workdir / "scan-infected"
+    refused = client.program("restore", "--snapshot", infected, "--scan", "--scan-database",
+                             str(sigs), "--target", str(out))  # fmt: skip
+    assert refused.returncode != 0, refused.stdout
+    assert "ClamAV found 1 infected file(s)" in refused.stderr, refused.stderr
+    assert "Radshield.Test.Dropper" in refused.stderr, refused.stderr
+    assert not (out / "storage").exists() and not (out / "index").exists()
+    assert not list(out.glob(".restic-*")), "the scratch copy was left behind"
+    proc = client.program("restore", "--snapshot", clean, "--scan", "--scan-database", str(sigs),
+                          "--target", str(workdir / "scan-clean"))  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["malware_scan"]["infected"] == 0 and report["attachments_bad"] == 0
+    assert report["malware_scan"]["files_scanned"] >= report["attachments"] > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 
 import pytest
@@ -26,7 +27,12 @@ def test_site_is_idempotent(hardened_lab):
     again = hardened_lab.playbook("playbooks/site.yml")
     assert again.returncode == 0, tail(again.stdout + again.stderr, 120)
     changed = {h: r["changed"] for h, r in recap(again.stdout).items()}
-    assert changed and all(v == 0 for v in changed.values()), (changed, tail(again.stdout, 200))
+    # each changed task with the lines before it (its TASK header and diff)
+    what = re.findall(r"(?:.*\n){0,12}changed: \[.*", again.stdout)
+    assert changed and all(v == 0 for v in changed.values()), (
+        {h: v for h, v in changed.items() if v},
+        "\n".join(what)[-6000:] or tail(again.stdout, 200),
+    )
 
 
 def test_admin_key_still_works(hardened_lab):
