@@ -14,6 +14,8 @@ REPORTS ?= reports
 RADSHIELD_STRATEGY ?= mitogen
 # Molecule scenarios at once (each its own container; Ansible's controller side is the bottleneck).
 MOLECULE_JOBS ?= 2
+# Unit test workers (pytest-xdist; each fixture that starts a server starts its own).
+UNIT_JOBS ?= 2
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 ifeq ($(RADSHIELD_STRATEGY),mitogen)
@@ -80,7 +82,7 @@ lint: ## ruff, yamllint, ansible-lint (production profile)
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.collections $(BIN)/ansible-lint --profile production --offline playbooks roles
 
 unit: ## fast tests, no podman: lab module, roles rendered, controls, assess/report, Pulumi mocks, policies, verify-cloud on moto
-	$(BIN)/pytest -q tests/unit tests/infra tests/drill
+	$(BIN)/pytest -q -n $(UNIT_JOBS) tests/unit tests/infra tests/drill
 
 migrate-test: ## archive migration against real Orthanc + nginx + moto_server on loopback (no podman)
 	$(BIN)/pytest -q tests/migrate
