@@ -268,7 +268,7 @@ def run(inventory: Path, count: int, after_backup: int, out_dir: Path,
 
         def isolate() -> dt.datetime:
             _playbook(inventory, "playbooks/ir/isolate.yml", "-e", f"radshield_isolate={PACS}",
-                      "-e", f"radshield_isolate_reason=ransomware drill {drill_id}")  # fmt: skip
+                      "-e", json.dumps({"radshield_isolate_reason": f"ransomware drill {drill_id}"}))  # fmt: skip
             return rec.now()
 
         def failover() -> dt.datetime:
