@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import ssl
 import subprocess
 import sys
@@ -28,8 +29,19 @@ from pathlib import Path
 # --------------------------------------------------------------------------- client
 
 
-def make_dataset(index: int, study_uid: str, series_uid: str, patient: str = "RADSHIELD^TEST"):
-    """A small valid CT image (8x8, 16-bit) with fresh UIDs, ready for C-STORE."""
+def image_bytes(size: int) -> int:
+    """Bytes of pixel data in one size x size, 16-bit image."""
+    return size * size * 2
+
+
+def make_dataset(
+    index: int, study_uid: str, series_uid: str, patient: str = "RADSHIELD^TEST", size: int = 8
+):
+    """A valid CT image (size x size, 16-bit; 8x8 by default) with fresh UIDs, for C-STORE.
+
+    Above 8x8 the pixels are random (16 bits stored): incompressible and unique per image,
+    so a backup or a copy of them can neither compress nor deduplicate its way to a better time.
+    """
     from pydicom.dataset import Dataset, FileMetaDataset  # noqa: PLC0415
     from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid  # noqa: PLC0415
 
@@ -68,12 +80,16 @@ def make_dataset(index: int, study_uid: str, series_uid: str, patient: str = "RA
     ds.RescaleSlope = 1
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows = ds.Columns = 8
+    ds.Rows = ds.Columns = size
     ds.BitsAllocated = 16
     ds.BitsStored = 12
     ds.HighBit = 11
     ds.PixelRepresentation = 0
-    ds.PixelData = bytes((index + i) % 256 for i in range(8 * 8 * 2))
+    if size == 8:
+        ds.PixelData = bytes((index + i) % 256 for i in range(8 * 8 * 2))
+    else:
+        ds.BitsStored, ds.HighBit = 16, 15
+        ds.PixelData = os.urandom(image_bytes(size))
     return ds
 
 
@@ -160,7 +176,7 @@ def run_client(args: argparse.Namespace) -> dict:
             for i in range(args.count):
                 if not assoc.is_established:  # the PACS went away mid-stream
                     break
-                ds = make_dataset(i, study, series)
+                ds = make_dataset(i, study, series, size=args.image_size)
                 status = assoc.send_c_store(ds)
                 statuses.append(int(status.Status) if status else None)
                 uids.append(ds.SOPInstanceUID)
@@ -199,6 +215,13 @@ def client_parser() -> argparse.ArgumentParser:
     p.add_argument("--server-name", help="name to verify in the PACS certificate (default --host)")
     p.add_argument("--count", type=int, default=1, help="instances to store (store)")
     p.add_argument("--interval", type=float, default=0, help="seconds between two C-STOREs")
+    p.add_argument(
+        "--image-size",
+        type=int,
+        default=8,
+        choices=[8, 128, 256, 512],
+        help="rows = columns of each stored image (store; default 8, 512 is a CT slice)",
+    )
     p.add_argument(
         "--all-uids", action="store_true", help="list every acknowledged instance with its time"
     )

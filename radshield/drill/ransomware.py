@@ -37,7 +37,7 @@ import sys
 import time
 from pathlib import Path
 
-from radshield import drill_report, lab
+from radshield import bench_dicom, drill_report, lab
 from radshield.ansible_env import ROOT, VENV_BIN, ansible_env
 from radshield.drill import attacker
 
@@ -45,6 +45,7 @@ PACS, STANDBY, MODALITY, WORKSTATION = "pacs-01", "pacs-02", "mod-01", "ws-01"
 AET = {PACS: "RADSHIELD_PACS", STANDBY: "RADSHIELD_PACS2"}  # inventories/lab (pacs_orthanc_aet)
 DICOM_PORT = 2762
 STORAGE = "/var/lib/orthanc/storage"
+ARCHIVE_IMAGE_SIZE = 512  # rows = columns of the --archive-mb slices: 512 KiB of pixels each
 TAMPER_STATUS = "/var/lib/radshield-tamper/status.json"
 REMOTE = "/opt/radshield-drill"
 
@@ -120,7 +121,8 @@ def _push_dicom_client(host: str) -> str:
     return lab.push_clients(host)
 
 
-def _dicom(host: str, pythonpath: str, op: str, target: str, *args: str) -> dict:
+def _dicom(host: str, pythonpath: str, op: str, target: str, *args: str,
+           timeout: float = 600) -> dict:  # fmt: skip
     cert = "MOD01" if host == MODALITY else "WS01"
     h = next(x for x in lab.HOSTS if x.name == target)
     address = lab.ip(h, "imaging" if host == MODALITY else "clinical")
@@ -129,7 +131,7 @@ def _dicom(host: str, pythonpath: str, op: str, target: str, *args: str) -> dict
         f"--port {DICOM_PORT} --called {AET[target]} --aet {cert} --ca {REMOTE}/ca.crt "
         f"--cert {REMOTE}/{cert}.crt --key {REMOTE}/{cert}.key --timeout 8 " + " ".join(args)
     )
-    proc = _podman("exec", host, "sh", "-c", cmd, timeout=600)
+    proc = _podman("exec", host, "sh", "-c", cmd, timeout=timeout)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -192,8 +194,16 @@ def _iso(text: str) -> dt.datetime:
     return drill_report.utc(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
+def archive_instances(archive_mb: int) -> int:
+    """512x512 CT slices that make up at least archive_mb MiB of pixel data (0: none)."""
+    if archive_mb < 0:
+        raise DrillError(f"--archive-mb must be 0 or more, not {archive_mb}")
+    each = bench_dicom.image_bytes(ARCHIVE_IMAGE_SIZE)
+    return -(-archive_mb * 1024 * 1024 // each)
+
+
 def run(inventory: Path, count: int, after_backup: int, out_dir: Path,
-        stop_forwarder: bool = False) -> drill_report.DrillRun:  # fmt: skip
+        stop_forwarder: bool = False, archive_mb: int = 0) -> drill_report.DrillRun:  # fmt: skip
     lab.require_lab_inventory(inventory)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     drill_id = f"drill-{stamp}"
@@ -206,6 +216,15 @@ def run(inventory: Path, count: int, after_backup: int, out_dir: Path,
             if stop_forwarder:  # the negative drill: the standby falls behind, RPO must show it
                 _podman("exec", PACS, "systemctl", "stop", "radshield-forwarder")
                 ph.figures["forwarder_stopped"] = "yes"
+            bulk = archive_instances(archive_mb)
+            if bulk:  # the RTO goal's test archive: CT slices of random pixels, before the rest
+                big = _dicom(MODALITY, mod, "store", PACS, "--count", str(bulk),
+                             "--image-size", str(ARCHIVE_IMAGE_SIZE),
+                             timeout=600 + 2 * archive_mb)  # fmt: skip
+                if big.get("stored") != bulk:
+                    raise DrillError(f"C-STORE of the archive: {json.dumps(big)[:300]}")
+                ph.figures.update(archive_mb=archive_mb, archive_instances=bulk,
+                                  archive_store_seconds=big.get("store_seconds"))  # fmt: skip
             first = _dicom(MODALITY, mod, "store", PACS, "--count", str(count))
             if first.get("stored") != count:
                 raise DrillError(f"C-STORE before the backup: {json.dumps(first)[:300]}")
@@ -227,7 +246,7 @@ def run(inventory: Path, count: int, after_backup: int, out_dir: Path,
                 want = set(state["expected"])
                 _wait(
                     lambda: want <= set(_listing(STANDBY)),
-                    180,
+                    180 + archive_mb,
                     "the standby to hold every instance",
                 )
             ph.figures["instances_on_standby"] = len(_listing(STANDBY))
@@ -356,6 +375,13 @@ def main(argv: list[str] | None = None) -> int:
         default=40,
         help="instances stored after the backup (only the standby holds them)",
     )
+    r.add_argument(
+        "--archive-mb",
+        type=int,
+        default=0,
+        help="first store a test archive of this many MiB of 512x512 CT slices (the RTO goal "
+        "is stated for 1024); default 0",
+    )
     r.add_argument("--out", type=Path, default=ROOT / "reports" / "drill")
     r.add_argument(
         "--stop-forwarder",
@@ -363,12 +389,17 @@ def main(argv: list[str] | None = None) -> int:
         help="stop the standby copy first: the drill must then report lost instances",
     )
     args = ap.parse_args(argv)
+    if args.archive_mb < 0:
+        print(f"radshield drill: --archive-mb must be 0 or more, not {args.archive_mb}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
         lab.require_lab_inventory(args.inventory)
     except lab.LabError as exc:
         print(f"radshield drill: refused: {exc}", file=sys.stderr)
         return 2
-    result = run(args.inventory, args.count, args.after_backup, args.out, args.stop_forwarder)
+    result = run(args.inventory, args.count, args.after_backup, args.out, args.stop_forwarder,
+                 archive_mb=args.archive_mb)  # fmt: skip
     path = drill_report.save(result, args.out)
     for p in result.phases:
         secs = p.seconds

@@ -89,3 +89,50 @@ def test_a_copy_of_the_lab_inventory_is_refused_too(tmp_path):
 
     with pytest.raises(lab.LabError, match="not the lab's inventory"):
         lab.require_lab_inventory(copy)
+
+
+def test_the_encryption_is_the_keystream_xor_of_every_byte(tmp_path):
+    """The fast XOR (two big integers) gives exactly the byte-by-byte XOR with the keystream."""
+    import hashlib  # noqa: PLC0415
+
+    p = tmp_path / "file"
+    data = b"\0" * 128 + b"DICM" + os.urandom(70_000) + b"\0\0"  # trailing zeros kept too
+    p.write_bytes(data)
+    key = os.urandom(32)
+    stream = hashlib.shake_256(key + str(p).encode()).digest(len(data))
+    assert attacker._encrypt(p, key) == len(data)
+    locked = p.with_name(p.name + attacker.SUFFIX).read_bytes()
+    assert locked == bytes(a ^ b for a, b in zip(data, stream, strict=True))
+
+
+def test_the_archive_option_sizes_the_test_archive_and_refuses_a_negative_size(tmp_path):
+    from radshield.drill import ransomware  # noqa: PLC0415
+
+    assert ransomware.archive_instances(0) == 0
+    assert ransomware.archive_instances(1) == 2  # 512 KiB of pixels a slice
+    assert ransomware.archive_instances(1024) == 2048  # the RTO goal's 1 GiB
+    with pytest.raises(ransomware.DrillError, match="--archive-mb"):
+        ransomware.archive_instances(-1)
+    proc = subprocess.run([sys.executable, "-m", "radshield.cli", "drill", "ransomware",
+                           "--archive-mb", "-5", "--out", str(tmp_path)], text=True,
+                          capture_output=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    assert proc.returncode == 2 and "--archive-mb must be 0 or more" in proc.stderr
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("size", [8, 512])
+def test_the_test_images_are_valid_dicom_of_the_asked_size(size, tmp_path):
+    """What the drill's modality C-STOREs: pydicom reads it back; big slices are unique."""
+    import pydicom  # noqa: PLC0415
+
+    from radshield import bench_dicom  # noqa: PLC0415
+
+    a = bench_dicom.make_dataset(0, "1.2.3", "1.2.3.4", size=size)
+    b = bench_dicom.make_dataset(1, "1.2.3", "1.2.3.4", size=size)
+    a.save_as(tmp_path / "a.dcm", enforce_file_format=True)
+    back = pydicom.dcmread(tmp_path / "a.dcm")
+    assert (back.Rows, back.Columns) == (size, size)
+    assert len(back.PixelData) == bench_dicom.image_bytes(size) == size * size * 2
+    assert back.BitsAllocated == 16 and back.HighBit == back.BitsStored - 1
+    assert a.SOPInstanceUID != b.SOPInstanceUID and a.PixelData != b.PixelData
