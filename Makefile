@@ -9,6 +9,7 @@ LIMIT ?= managed
 PLAYBOOK_ARGS ?=
 # radshield probe options; a real estate: PROBE_ARGS="--transport ssh"
 PROBE_ARGS ?=
+DRILL_ARGS ?=
 REPORTS ?= reports
 # mitogen (fast) or plain (OpenSSH only). Both are tested; mitogen is the default.
 RADSHIELD_STRATEGY ?= mitogen
@@ -131,7 +132,7 @@ bench-backup: setup ## restic backup/restore MB/s through rclone's append-only H
 	$(BIN)/python -m radshield.backup_bench
 
 drill: setup ## lab only, after `make lab`: ransomware drill on pacs-01, timed (reports/drill/)
-	$(BIN)/radshield drill ransomware
+	$(BIN)/radshield drill ransomware $(DRILL_ARGS)
 
 plan: setup ## the incident response plan of INVENTORY (HTML + PDF in reports/)
 	$(BIN)/radshield plan -i $(INVENTORY) -o reports
