@@ -181,11 +181,17 @@ def _watcher_ready() -> str:
     if active.stdout.strip() != "active":
         raise DrillError(f"radshield-tamper-watch is {active.stdout.strip() or 'absent'} on {PACS}: "
                          "the drill measures detection, so pacs_tamper_detect must run there")  # fmt: skip
-    if _tamper_status().get("state") == "ok":
+    # a watcher that watches nothing (its storage directory replaced under it) would detect
+    # nothing: it must say it watches the storage tree before the attack starts
+    st = _wait(lambda: (s := _tamper_status()).get("watched_dirs", 0) > 0 and s, 30,
+               f"the tamper watcher on {PACS} to watch {STORAGE}")  # fmt: skip
+    if st.get("state") == "ok":
         return "no"
     _podman("exec", PACS, "python3", "/usr/local/sbin/radshield-tamper-watch", "ack")
     _wait(
-        lambda: _tamper_status().get("state") == "ok", 30, f"the tamper watcher on {PACS} to say ok"
+        lambda: (s := _tamper_status()).get("state") == "ok" and s.get("watched_dirs", 0) > 0,
+        30,
+        f"the tamper watcher on {PACS} to say ok",
     )
     return "yes"
 

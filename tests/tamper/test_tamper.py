@@ -233,3 +233,37 @@ def test_webhook_gets_the_alert_over_pinned_https_and_a_dead_one_blocks_nothing(
         live.kill()
         dead.kill()
         srv.shutdown()
+
+
+def test_a_replaced_storage_directory_ends_the_run_and_the_next_one_watches_the_new(
+    fresh, api, watch, studies
+):
+    """A restore may put a new storage directory at the path: the run watching the old one
+    alerts and exits (systemd starts a new run), never staying alive and blind."""
+    import shutil  # noqa: PLC0415
+
+    storage = fresh.dir / "storage"
+    api.store(studies(1))
+    w = watch()
+    w.plant()
+    w.start()
+    assert w.status()["watched_dirs"] > 1
+    old = storage.with_name("storage.set-aside")
+    storage.rename(old)
+    shutil.copytree(old, storage)
+    w.proc.wait(timeout=10)
+    assert w.proc.returncode == 5, w.log()
+    st = w.status()
+    assert st["state"] == "alert" and "mass_change" in st["rules"], st
+    assert "was moved or deleted: exiting" in w.log()
+    w.start()  # what Restart=always does: a new run on the directory now at the path
+    st = w.status()
+    assert st["state"] == "alert" and st["watched_dirs"] > 1, st  # the episode is kept
+    victim = next(p for p in storage_files(storage, w.plant()) if p.stat().st_size > 1000)
+    with open(victim, "r+b") as fh:
+        fh.write(b"\0" * 200)
+    w.wait_alert("rewrite")
+    assert w.proc.poll() is None
+    w.kill()
+    shutil.rmtree(storage)
+    old.rename(storage)
