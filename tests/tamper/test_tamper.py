@@ -236,15 +236,19 @@ def test_webhook_gets_the_alert_over_pinned_https_and_a_dead_one_blocks_nothing(
 
 
 def test_a_replaced_storage_directory_ends_the_run_and_the_next_one_watches_the_new(
-    fresh, api, watch, studies
+    fresh, api, watch, studies, tmp_path
 ):
     """A restore may put a new storage directory at the path: the run watching the old one
-    alerts and exits (systemd starts a new run), never staying alive and blind."""
+    alerts and exits (systemd starts a new run), never staying alive and blind, and not
+    before the on-alert command its alert started has finished."""
     import shutil  # noqa: PLC0415
 
     storage = fresh.dir / "storage"
+    marker = tmp_path / "isolated.log"
     api.store(studies(1))
-    w = watch()
+    w = watch(
+        on_alert_command=["/bin/sh", "-c", f'sleep 2; echo "$RADSHIELD_TAMPER_RULE" > {marker}']
+    )
     w.plant()
     w.start()
     assert w.status()["watched_dirs"] > 1
@@ -253,6 +257,7 @@ def test_a_replaced_storage_directory_ends_the_run_and_the_next_one_watches_the_
     shutil.copytree(old, storage)
     w.proc.wait(timeout=10)
     assert w.proc.returncode == 5, w.log()
+    assert marker.read_text().split() == ["mass_change"], "the run ended before its command"
     st = w.status()
     assert st["state"] == "alert" and "mass_change" in st["rules"], st
     assert "was moved or deleted: exiting" in w.log()
