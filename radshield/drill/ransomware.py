@@ -395,13 +395,10 @@ def main(argv: list[str] | None = None) -> int:
         help="stop the standby copy first: the drill must then report lost instances",
     )
     args = ap.parse_args(argv)
-    if args.archive_mb < 0:
-        print(f"radshield drill: --archive-mb must be 0 or more, not {args.archive_mb}",
-              file=sys.stderr)  # fmt: skip
-        return 2
     try:
+        archive_instances(args.archive_mb)  # bad input refused before anything is touched
         lab.require_lab_inventory(args.inventory)
-    except lab.LabError as exc:
+    except (DrillError, lab.LabError) as exc:
         print(f"radshield drill: refused: {exc}", file=sys.stderr)
         return 2
     result = run(args.inventory, args.count, args.after_backup, args.out, args.stop_forwarder,
