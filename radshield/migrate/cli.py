@@ -14,6 +14,7 @@ from radshield.migrate.config import (
     MigrateConfig,
     MigrateError,
     OrthancConfig,
+    RefusedError,
     RestoreConfig,
     S3Config,
     VerifyConfig,
@@ -104,6 +105,16 @@ def migrate_main(argv: list[str]) -> int:
     p.add_argument("--force-unsafe-target", action="store_true",
                    help="migrate into a bucket that fails the safety checks (recorded)")  # fmt: skip
     p.add_argument("--retries", type=int, default=8, help="attempts per instance (default 8)")
+    f = p.add_argument_group("continuous copy (--follow)")
+    f.add_argument("--follow", action="store_true",
+                   help="keep running: one cycle (the new instances, through /changes) every "
+                   "--interval seconds until SIGTERM; a refusal in the first cycle exits 2, a "
+                   "failure later is recorded in --status-json and retried")  # fmt: skip
+    f.add_argument("--interval", type=float, default=30.0,
+                   help="seconds between the cycles of --follow (default 30)")  # fmt: skip
+    f.add_argument("--status-json", type=Path,
+                   help="with --follow: rewritten after each cycle; archived_through = every "
+                   "instance stored before this time is verified in the bucket")  # fmt: skip
     p.add_argument("--readback", action="store_true",
                    help="HEAD each object after its PUT before marking it verified (S3 already "
                    "checks the SHA-256 on arrival; --verify reads every object back later)")  # fmt: skip
@@ -112,6 +123,10 @@ def migrate_main(argv: list[str]) -> int:
 
     bound_malloc()  # a process-wide allocator setting: the CLI's to make, not the library's
     try:
+        if a.follow and (a.verify or a.full_scan):
+            raise RefusedError("--follow copies what is new: not with --verify or --full-scan")
+        if a.status_json and not a.follow:
+            raise RefusedError("--status-json is the status of --follow (use --summary-json)")
         if a.verify:
             from radshield.migrate.verify import verify  # noqa: PLC0415
 
@@ -139,6 +154,10 @@ def migrate_main(argv: list[str]) -> int:
             retries=a.retries,
             readback=a.readback,
         )
+        if a.follow:
+            from radshield.migrate.follow import follow_until_signalled  # noqa: PLC0415
+
+            return follow_until_signalled(mcfg, a.interval, a.status_json)
         return _finish(migrate(mcfg))
     except MigrateError as exc:
         print(f"radshield migrate: {exc}", file=sys.stderr)
