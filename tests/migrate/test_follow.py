@@ -176,3 +176,56 @@ def test_follow_refuses_bad_options_by_name(source, moto, new_bucket, tmp_path, 
     )  # fmt: skip
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert named in proc.stderr, proc.stderr
+
+
+def test_the_role_rendered_unit_copies_a_study(source, moto, new_bucket, workdir, tmp_path):
+    """roles/pacs_archive_copy's unit and credentials file, rendered by Ansible, run as systemd
+    would run them (its ExecStart, its Environment, its EnvironmentFile), with the paths moved
+    to scratch: the PACS's studies reach the bucket and archived_through passes their store
+    time. What the unit says is what works."""
+    import shlex  # noqa: PLC0415
+
+    from tests.unit.test_pacs_archive_copy_render import render  # noqa: PLC0415
+
+    bucket, _ = new_bucket()
+    state = tmp_path / "state"
+    state.mkdir()
+    out = tmp_path / "rendered"
+    out.mkdir()
+    render(
+        out,
+        pacs_archive_copy_bucket=bucket,
+        pacs_archive_copy_orthanc_url=source.url.rstrip("/"),
+        pacs_archive_copy_orthanc_user="migrator",
+        pacs_archive_copy_orthanc_password=testbed.ADMIN_PW,
+        pacs_archive_copy_endpoint_url=moto.url,
+        pacs_archive_copy_interval=1,
+        pacs_archive_copy_lag_threshold_seconds=60,
+        pacs_archive_copy_aws_access_key_id="testing",
+        pacs_archive_copy_aws_secret_access_key="testing",  # noqa: S106 - moto's test key
+        _pacs_archive_copy_venv=str(Path(sys.executable).parent.parent),
+        _pacs_archive_copy_ca=str(source.pki / "ca.crt"),
+        _pacs_archive_copy_state_dir=str(state),
+        _pacs_archive_copy_status=str(state / "status.json"),
+    )
+    unit = (out / "radshield-archive-copy.service").read_text().splitlines()
+    argv = shlex.split(next(ln for ln in unit if ln.startswith("ExecStart="))[len("ExecStart=") :])
+    env = {k: v for k, v in (kv.split("=", 1) for kv in shlex.split(
+        next(ln for ln in unit if ln.startswith("Environment="))[len("Environment=") :]))}  # fmt: skip
+    for ln in (out / "credentials.env").read_text().splitlines():
+        if ln and not ln.startswith("#"):
+            k, v = ln.split("=", 1)
+            env[k] = shlex.split(v)[0]
+    root = Path(__file__).resolve().parents[2]
+    env = {"PATH": "/usr/bin:/bin", **env, "PYTHONPATH": str(root)}
+    assert Path(argv[0]).resolve() == Path(sys.executable).resolve()
+    proc = subprocess.Popen(
+        argv, env=env, cwd=state, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        stored_at = time.time()
+        _wait_through(state / "status.json", stored_at, proc, "the studies of the PACS")
+        assert_archive_complete(source, moto, bucket, state / "ledger.sqlite")
+    finally:
+        out_text = _stop(proc)
+    assert testbed.ADMIN_PW not in out_text  # the journal never sees the password
