@@ -100,7 +100,7 @@ def test_sound_input_passes(tmp_path):
         ({"pacs_archive_copy_bucket": "Practice_Archive"}, "pacs_archive_copy_bucket: 'Practice_Archive' is not an S3"),
         ({"pacs_archive_copy_prefix": "a/../b"}, "pacs_archive_copy_prefix: 'a/../b' is not a plain key prefix"),
         ({"pacs_archive_copy_region": "moon"}, "pacs_archive_copy_region: 'moon' is not an AWS region"),
-        ({"pacs_archive_copy_orthanc_url": "http://127.0.0.1:8042"}, "_orthanc_url: 'http://127.0.0.1:8042' is not https:// (PHI"),
+        ({"pacs_archive_copy_orthanc_url": "http://127.0.0.1:8042"}, "_orthanc_url: 'http://127.0.0.1:8042' is not https:// ("),
         ({"pacs_archive_copy_endpoint_url": "s3 please"}, "pacs_archive_copy_endpoint_url: 's3 please' is not a URL"),
         ({"pacs_archive_copy_orthanc_user": ""}, "pacs_archive_copy_orthanc_user: missing"),
         ({"pacs_archive_copy_orthanc_password": ""}, "pacs_archive_copy_orthanc_password: empty"),
