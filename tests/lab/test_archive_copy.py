@@ -104,8 +104,9 @@ def archive_copy(hardened_lab, tmp_path_factory):
             "pacs_archive_copy_endpoint_url": f"http://127.0.0.1:{PORT}",
             "pacs_archive_copy_orthanc_user": "viewer",
             "pacs_archive_copy_orthanc_password": "{{ lab_secret_orthanc_viewer }}",
-            "pacs_archive_copy_aws_access_key_id": "testing",
-            "pacs_archive_copy_aws_secret_access_key": "testing",
+            # moto takes any key; the role refuses short ones
+            "pacs_archive_copy_aws_access_key_id": "lab-access-key-0000",
+            "pacs_archive_copy_aws_secret_access_key": "lab-secret-key-0000000000",
             "pacs_archive_copy_interval": 2,
             "pacs_archive_copy_lag_threshold_seconds": 60,
             "pacs_archive_copy_package_src": str(ROOT / "radshield"),

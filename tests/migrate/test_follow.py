@@ -201,8 +201,9 @@ def test_the_role_rendered_unit_copies_a_study(source, moto, new_bucket, workdir
         pacs_archive_copy_endpoint_url=moto.url,
         pacs_archive_copy_interval=1,
         pacs_archive_copy_lag_threshold_seconds=60,
-        pacs_archive_copy_aws_access_key_id="testing",
-        pacs_archive_copy_aws_secret_access_key="testing",  # noqa: S106 - moto's test key
+        # moto takes any key; the role refuses short ones
+        pacs_archive_copy_aws_access_key_id="unit-access-key-0000",
+        pacs_archive_copy_aws_secret_access_key="unit-secret-key-000000000",  # noqa: S106
         _pacs_archive_copy_venv=str(Path(sys.executable).parent.parent),
         _pacs_archive_copy_ca=str(source.pki / "ca.crt"),
         _pacs_archive_copy_state_dir=str(state),
