@@ -16,7 +16,7 @@ WEAK_SECRETS = frozenset(
      "letmein", "123456"]
 )  # fmt: skip
 _URL = re.compile(
-    r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<host>[^/?#:\s@]+)(:(?P<port>[0-9]{1,5}))?/?$"
+    r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<host>[^/?#:\s@]+)(:(?P<port>[0-9]{1,5}))?(?P<path>/[^?#\s]*)?$"
 )
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
@@ -52,14 +52,20 @@ def user_errors(value, name):
     return []
 
 
-def url_errors(value, name, schemes=("https",), required=True):
-    """scheme://host[:port] with one of `schemes` (https only by default: PHI in transit);
-    an empty value is an error only when `required`."""
+def url_errors(value, name, schemes=("https",), required=True, paths=False):
+    """scheme://host[:port] (and a /path when `paths`) with one of `schemes` (https only by
+    default: PHI in transit); an empty value is an error only when `required`."""
     if _blank(value):
         return [f"{name}: required ({'/'.join(schemes)}://host[:port])"] if required else []
     m = _URL.match(str(value))
-    if not m or (m.group("port") and not 0 < int(m.group("port")) < 65536):
-        return [f"{name}: '{value}' is not a URL (scheme://host[:port])"]
+    if (
+        not m
+        or (m.group("port") and not 0 < int(m.group("port")) < 65536)
+        or (m.group("path") not in (None, "/") and not paths)
+    ):
+        return [
+            f"{name}: '{value}' is not a URL (scheme://host[:port]{'[/path]' if paths else ''})"
+        ]
     if m.group("scheme") not in schemes:
         return [
             f"{name}: '{value}' is not {' or '.join(s + '://' for s in schemes)} (PHI in transit)"

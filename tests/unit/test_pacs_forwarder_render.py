@@ -88,8 +88,8 @@ def test_sound_input_passes(tmp_path):
 @pytest.mark.parametrize(
     ("over", "message"),
     [
-        ({"pacs_forwarder_target_url": ""}, "pacs_forwarder_target_url: '' is not an https:// URL"),
-        ({"pacs_forwarder_source_url": "http://127.0.0.1:8042"}, "source_url: 'http://127.0.0.1:8042' is not an https"),
+        ({"pacs_forwarder_target_url": ""}, "pacs_forwarder_target_url: required (https://host[:port])"),
+        ({"pacs_forwarder_source_url": "http://127.0.0.1:8042"}, "source_url: 'http://127.0.0.1:8042' is not https://"),
         ({"pacs_forwarder_target_url": "https://127.0.0.1:8043"}, "pacs_forwarder_target_url: the same Orthanc as"),
         ({"pacs_forwarder_source_password": ""}, "pacs_forwarder_source_password: empty"),
         ({"pacs_forwarder_target_password": ""}, "pacs_forwarder_target_password: empty"),
@@ -98,7 +98,7 @@ def test_sound_input_passes(tmp_path):
         ({"pacs_forwarder_source_password": "it's-a-long-password"}, "pacs_forwarder_source_password: contains a quote"),
         ({"pacs_forwarder_source_user": ""}, "pacs_forwarder_source_user: missing"),
         ({"pacs_forwarder_target_ca_src": "/no/ca.crt"}, "pacs_forwarder_target_ca_src: '/no/ca.crt' is not a file"),
-        ({"pacs_forwarder_batch_size": 0}, "pacs_forwarder_batch_size: '0' is not a number in [1, 1000]"),
+        ({"pacs_forwarder_batch_size": 0}, "pacs_forwarder_batch_size: '0' is not an integer in [1, 1000]"),
         ({"pacs_forwarder_poll_interval": 0}, "pacs_forwarder_poll_interval: '0' is not a number in [0.05, 3600]"),
         ({"pacs_forwarder_workers": 2.5}, "argument 'pacs_forwarder_workers' is of type float"),
         ({"pacs_forwarder_lag_threshold_seconds": "soon"}, "argument 'pacs_forwarder_lag_threshold_seconds' is of type str"),

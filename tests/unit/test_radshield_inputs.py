@@ -87,3 +87,10 @@ def test_names(fn, good, bad):
     for v in bad:
         errors = fn(v, N)
         assert len(errors) == 1 and errors[0].startswith(f"{N}: "), (v, errors)
+
+
+def test_url_paths_only_when_asked():
+    assert f.url_errors("https://pacs-02:8043/orthanc", N, paths=True) == []
+    assert f.url_errors("https://pacs-02:8043/orthanc", N) == [
+        "role_var: 'https://pacs-02:8043/orthanc' is not a URL (scheme://host[:port])"
+    ]
