@@ -24,6 +24,7 @@ import pytest
 
 from radshield import assess
 from tests.lab.conftest import VENV_BIN, ansible_env, recap, tail
+from tests.lab.test_migrate_lab import _pid
 
 pytestmark = pytest.mark.lab
 
@@ -57,12 +58,6 @@ for page in s3.get_paginator("list_object_versions").paginate(Bucket="%s", Prefi
         out.setdefault(v["Key"], []).append(v["VersionId"])
 print(json.dumps(out))
 """
-
-
-def _pid(host: str) -> str:
-    out = subprocess.run(["podman", "inspect", "-f", "{{.State.Pid}}", host],
-                         capture_output=True, text=True, check=True)  # fmt: skip
-    return out.stdout.strip()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ import pytest
 from radshield.migrate import testbed
 from radshield.migrate.dicomgen import ArchiveSpec, generate, load_cstore
 from tests.migrate.faultproxy import FaultProxy
+from tests.migrate.test_faults import _verified
 from tests.migrate.test_migrate import _env, assert_archive_complete, s3c
 
 
@@ -73,16 +73,6 @@ def _wait_through(path: Path, t: float, proc: subprocess.Popen, what: str) -> No
         assert proc.poll() is None, f"the follower exited {proc.returncode} before {what}"
         assert time.monotonic() < deadline, f"{what}: archived_through {_status(path)}"
         time.sleep(0.2)
-
-
-def _verified(ledger: Path) -> int:
-    try:
-        db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=1)
-        n = db.execute("SELECT count(*) FROM instances WHERE state='verified'").fetchone()[0]
-        db.close()
-        return n
-    except sqlite3.Error:
-        return 0
 
 
 def _stop(proc: subprocess.Popen) -> str:

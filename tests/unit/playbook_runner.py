@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -37,3 +38,21 @@ def run_playbook(*args: str, timeout: int = 300, **extra_env: str) -> subprocess
         capture_output=True,
         timeout=timeout,
     )
+
+
+def extra_vars(directory: Path, values: dict, name: str = "vars.json") -> str:
+    """`values` as an extra-vars file in `directory` (local Python); the `-e` argument for it."""
+    p = Path(directory) / name
+    p.write_text(json.dumps({"ansible_python_interpreter": "/usr/bin/python3", **values}))
+    return f"@{p}"
+
+
+def role_inputs(role: str, tmp_path: Path, values: dict) -> subprocess.CompletedProcess:
+    """Only the input check of `role` (its `<role>.inputs` tag) on localhost, with `values`."""
+    play = Path(tmp_path) / "inputs.yml"
+    play.write_text(
+        "- name: The role's input check only\n  hosts: localhost\n  connection: local\n"
+        f"  gather_facts: false\n  roles: [{role}]\n"
+    )
+    return run_playbook("-i", "localhost,", str(play), "--tags", f"{role}.inputs",
+                        "-e", extra_vars(tmp_path, values))  # fmt: skip

@@ -5,7 +5,6 @@ packages are the project's (the copy itself, from the rendered unit: tests/migra
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import shutil
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.playbook_runner import run_playbook
+from tests.unit.playbook_runner import extra_vars, role_inputs, run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "pacs_archive_copy"
@@ -30,13 +29,6 @@ GOOD = {
     "pacs_archive_copy_package_src": str(ROOT / "radshield"),
 }
 
-INPUTS = """
-- name: The role's input check only
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles: [pacs_archive_copy]
-"""
 
 RENDER = """
 - name: Render the role's templates into a scratch directory
@@ -54,17 +46,8 @@ RENDER = """
 """
 
 
-def _vars(tmp_path: Path, values: dict) -> str:
-    p = tmp_path / "vars.json"
-    p.write_text(json.dumps({"ansible_python_interpreter": "/usr/bin/python3", **values}))
-    return f"@{p}"
-
-
 def _inputs(tmp_path: Path, **over) -> subprocess.CompletedProcess:
-    play = tmp_path / "inputs.yml"
-    play.write_text(INPUTS)
-    return run_playbook("-i", "localhost,", str(play), "--tags", "pacs_archive_copy.inputs",
-                        "-e", _vars(tmp_path, {**GOOD, **over}))  # fmt: skip
+    return role_inputs("pacs_archive_copy", tmp_path, {**GOOD, **over})
 
 
 def render(out: Path, **over) -> Path:
@@ -73,7 +56,7 @@ def render(out: Path, **over) -> Path:
     play.write_text(RENDER)
     values = {**GOOD, "role": str(ROLE), "out": str(out),
               "ansible_facts": {"virtualization_type": "kvm"}, **over}  # fmt: skip
-    proc = run_playbook("-i", "localhost,", str(play), "-e", _vars(out, values))
+    proc = run_playbook("-i", "localhost,", str(play), "-e", extra_vars(out, values))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     return out
 

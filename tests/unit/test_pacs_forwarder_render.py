@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.playbook_runner import run_playbook
+from tests.unit.playbook_runner import extra_vars, role_inputs, run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "pacs_forwarder"
@@ -29,13 +29,6 @@ GOOD = {
     "pacs_forwarder_target_password": DST_PW,
 }
 
-INPUTS = """
-- name: The role's input check only
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles: [pacs_forwarder]
-"""
 
 RENDER = """
 - name: Render the role's templates into a scratch directory
@@ -53,17 +46,8 @@ RENDER = """
 """
 
 
-def _vars(tmp_path: Path, values: dict) -> str:
-    p = tmp_path / "vars.json"
-    p.write_text(json.dumps({"ansible_python_interpreter": "/usr/bin/python3", **values}))
-    return f"@{p}"
-
-
 def _inputs(tmp_path: Path, **over) -> subprocess.CompletedProcess:
-    play = tmp_path / "inputs.yml"
-    play.write_text(INPUTS)
-    return run_playbook("-i", "localhost,", str(play), "--tags", "pacs_forwarder.inputs",
-                        "-e", _vars(tmp_path, {**GOOD, **over}))  # fmt: skip
+    return role_inputs("pacs_forwarder", tmp_path, {**GOOD, **over})
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +58,7 @@ def rendered(tmp_path_factory) -> Path:
     values = {**GOOD, "role": str(ROLE), "out": str(out),
               "_pacs_forwarder_source_ca": CA, "_pacs_forwarder_target_ca": CA,
               "ansible_facts": {"virtualization_type": "kvm"}}  # fmt: skip
-    proc = run_playbook("-i", "localhost,", str(play), "-e", _vars(out, values))
+    proc = run_playbook("-i", "localhost,", str(play), "-e", extra_vars(out, values))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     return out
 

@@ -11,20 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.playbook_runner import run_playbook
+from tests.unit.playbook_runner import extra_vars, role_inputs, run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "pacs_tamper_detect"
 PROGRAM = ROLE / "files" / "radshield-tamper-watch"
 CA = "/etc/ssl/certs/ca-certificates.crt"
 
-INPUTS = """
-- name: The role's input check only
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles: [pacs_tamper_detect]
-"""
 
 RENDER = """
 - name: Render the role's unit and configuration into a scratch directory
@@ -46,17 +39,8 @@ RENDER = """
 """
 
 
-def _vars(tmp_path: Path, values: dict) -> str:
-    p = tmp_path / "vars.json"
-    p.write_text(json.dumps({"ansible_python_interpreter": "/usr/bin/python3", **values}))
-    return f"@{p}"
-
-
 def _inputs(tmp_path: Path, **over) -> subprocess.CompletedProcess:
-    play = tmp_path / "inputs.yml"
-    play.write_text(INPUTS)
-    return run_playbook("-i", "localhost,", str(play), "--tags", "pacs_tamper_detect.inputs",
-                        "-e", _vars(tmp_path, over))  # fmt: skip
+    return role_inputs("pacs_tamper_detect", tmp_path, over)
 
 
 def _render(out: Path, virt: str, **over) -> Path:
@@ -64,7 +48,7 @@ def _render(out: Path, virt: str, **over) -> Path:
     play.write_text(RENDER)
     values = {"role": str(ROLE), "out": str(out), "ansible_facts": {"virtualization_type": virt},
               "_pacs_tamper_detect_webhook_ca": CA, **over}  # fmt: skip
-    proc = run_playbook("-i", "localhost,", str(play), "-e", _vars(out, values))
+    proc = run_playbook("-i", "localhost,", str(play), "-e", extra_vars(out, values))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     return out
 
