@@ -44,18 +44,19 @@ def _connects(lab, src: str, dst: str, port: int) -> bool:
 
 
 def _probe(lab) -> dict[tuple[str, str, int], bool]:
+    # Each probe of sshd is a connection closed before authentication, which fail2ban's
+    # aggressive sshd jail counts (5 in 10 minutes ban): the ban set off by a probe (this test's
+    # own earlier ones or those of earlier tests of the lab) is fail2ban working, not the
+    # quarantine, so every round of probes starts with its sources unbanned.
+    for src in {s for s, d, _ in (KEPT, *BLOCKED) if d == "pacs-01"}:
+        lab.exec(
+            "pacs-01", "fail2ban-client", "set", "sshd", "unbanip", lab.host_ip(src), check=False
+        )
     return {p: _connects(lab, *p) for p in (KEPT, *BLOCKED)}
 
 
 def test_isolation_keeps_ssh_from_the_jump_host_and_blocks_everything_else(hardened_lab):
     lab = hardened_lab
-    # Each probe of sshd is a connection closed before authentication, which fail2ban's
-    # aggressive sshd jail counts (5 in 10 minutes ban): a source banned by earlier tests of a
-    # reused lab is fail2ban working, not the quarantine, so the probe sources start unbanned.
-    for src in {s for s, d, _ in (KEPT, *BLOCKED) if d == "pacs-01"}:
-        lab.exec(
-            "pacs-01", "fail2ban-client", "set", "sshd", "unbanip", lab.host_ip(src), check=False
-        )
     before = _probe(lab)
     assert all(before.values()), f"the control failed: not every probe connects before: {before}"
     iso = lab.playbook("playbooks/ir/isolate.yml", "-e", "radshield_isolate=pacs-01",
