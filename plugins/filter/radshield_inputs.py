@@ -4,6 +4,10 @@ A role's assert task joins them, so a bad input stops the role before any change
 
     {{ pacs_archive_copy_orthanc_password | radshield.hardening.secret_errors(
          'pacs_archive_copy_orthanc_password', user=pacs_archive_copy_orthanc_user) }}
+
+A role's check is a list concatenation of these calls, no Jinja loop or branch; a check that
+applies only while a feature is on is wrapped in `only_if`. The generic checks come first;
+the role-specific ones (a role's own list schema, its lockout guard) are at the end.
 """
 
 from __future__ import annotations
@@ -22,10 +26,28 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _USER = re.compile(r"^[^\s:]+$")
+# A POSIX user or group name as useradd/groupadd take it on Debian (at most 32 characters).
+_POSIX_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+_INT = re.compile(r"-?[0-9]+")
+# crypt(3): yescrypt, sha512, sha256, bcrypt, gost-yescrypt (a prefix check: never print it)
+_CRYPT = re.compile(r"\$(y|6|5|2b|gy)\$")
+_SSH_KEY = re.compile(
+    r"(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)"
+    r" [A-Za-z0-9+/=]+"
+)
 
 
 def _blank(value) -> bool:
     return value is None or str(value) == ""
+
+
+def _kind(value) -> str:
+    """What a value is, in words (Ansible 2.19 hands filters tagged subclasses of str/dict)."""
+    for t, word in ((bool, "a boolean"), (str, "a string"), (dict, "a mapping"),
+                    ((int, float), "a number"), ((list, tuple), "a list")):  # fmt: skip
+        if isinstance(value, t):
+            return word
+    return "nothing" if value is None else type(value).__name__
 
 
 def secret_errors(value, name, user="", min_length=16, env_file=True, weak=WEAK_SECRETS):
@@ -108,6 +130,131 @@ def key_prefix_errors(value, name):
     )
 
 
+def only_if(errors, condition):
+    """`errors` while `condition` holds (a feature switched on), else none: the checks of a
+    feature that is off do not stop the role. Truth as Jinja's `{% if %}` had it."""
+    return list(errors) if condition else []
+
+
+def _int(value):
+    """`value` as an int when it is one: an int (not a boolean) or a string of digits (as
+    `-e name=5` gives it); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _INT.fullmatch(value):
+        return int(value)
+    return None
+
+
+def int_errors(value, name, lo=None, hi=None, unit=""):
+    """A whole number (an int, or a string of digits; not a boolean, not a float) in
+    [lo, hi] (either bound may be left open); `unit` is said in the message."""
+    n = _int(value)
+    if n is not None and (lo is None or n >= lo) and (hi is None or n <= hi):
+        return []
+    if lo is not None and hi is not None:
+        bounds = f" in [{lo}, {hi}]"
+    elif lo is not None:
+        bounds = f" of at least {lo}"
+    else:
+        bounds = "" if hi is None else f" of at most {hi}"
+    return [f"{name}: '{value}' is not a whole number{bounds}{f' ({unit})' if unit else ''}"]
+
+
+def posix_name_errors(value, name, what="user name"):
+    """A user or group name useradd/groupadd accept: a-z, 0-9, '_' and '-', starting with a
+    letter or '_', at most 32 characters."""
+    if isinstance(value, str) and _POSIX_NAME.fullmatch(value):
+        return []
+    return [f"{name}: '{value}' is not a {what} (a-z 0-9 _ -, a letter or _ first, at most 32)"]
+
+
+def crypt_hash_errors(value, name, required=False):
+    """A crypt(3) hash ($y$ yescrypt, $6$ sha512 ...), never a clear-text password; an empty
+    value is an error only when `required`. The value is never printed."""
+    if _blank(value):
+        return [f"{name}: empty; give a crypt(3) hash (from Vault)"] if required else []
+    if isinstance(value, str) and _CRYPT.match(value):
+        return []
+    return [
+        f"{name}: not a crypt(3) hash (yescrypt $y$ or sha512 $6$), never a clear-text password"
+    ]
+
+
+def ssh_key_errors(keys, name, required=False, why=""):
+    """A list of OpenSSH public keys (ed25519, RSA, ECDSA, FIDO sk-), one message per bad key
+    naming its index; an empty list is an error only when `required` (`why` says why)."""
+    if keys is None:
+        keys = []
+    if not isinstance(keys, (list, tuple)):
+        return [f"{name}: must be a list of public keys, not {_kind(keys)}"]
+    if not keys:
+        return [f"{name}: empty{f'; {why}' if why else ''}"] if required else []
+    return [
+        f"{name}[{i}]: not an OpenSSH public key"
+        for i, k in enumerate(keys)
+        if not (isinstance(k, str) and _SSH_KEY.match(k))
+    ]
+
+
+def unique_errors(items, name, key="name", fold_case=False):
+    """Each `key` of a list of mappings given once (compared case-blind with `fold_case`)."""
+    seen, dups = set(), []
+    for item in items if isinstance(items, (list, tuple)) else []:
+        if not isinstance(item, dict):
+            continue
+        v = str(item.get(key, ""))
+        v = v.upper() if fold_case else v
+        if v in seen and v not in dups:
+            dups.append(v)
+        seen.add(v)
+    return [f"{name}: {key} '{v}' is listed more than once" for v in dups]
+
+
+# ------------------------------------------------------------------ role-specific checks
+
+
+def access_control_account_errors(accounts, name, admins=False):
+    """access_control_admins / _users: per account (named by its index) a user name, a crypt
+    hash if any, a list of public keys; a present administrator needs at least one key."""
+    if not isinstance(accounts, (list, tuple)):
+        return [f"{name}: must be a list of accounts, not {_kind(accounts)}"]
+    errors = []
+    for i, u in enumerate(accounts):
+        p = f"{name}[{i}]"
+        if not isinstance(u, dict):
+            errors += posix_name_errors(None, f"{p}.name")
+            continue
+        present = u.get("state", "present") == "present"
+        errors += (
+            posix_name_errors(u.get("name"), f"{p}.name")
+            + crypt_hash_errors(u.get("password_hash"), f"{p}.password_hash")
+            + ssh_key_errors(u.get("ssh_keys"), f"{p}.ssh_keys", required=admins and present,
+                             why="an administrator needs at least one SSH key")
+        )  # fmt: skip
+    return errors
+
+
+def access_control_guard_errors(connecting_user, admins, ssh_connection):
+    """The lockout guard: over SSH, a connecting user other than root must be a present entry
+    of access_control_admins (the role could otherwise remove its access)."""
+    if not ssh_connection or connecting_user == "root":
+        return []
+    present = [
+        a.get("name")
+        for a in (admins if isinstance(admins, (list, tuple)) else [])
+        if isinstance(a, dict) and a.get("state", "present") == "present"
+    ]  # fmt: skip
+    if connecting_user in present:
+        return []
+    return [
+        f"lockout guard: the connecting admin {connecting_user} is not a present entry of"
+        " access_control_admins; add it (with its SSH key) or this run could remove its access"
+    ]
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -118,4 +265,12 @@ class FilterModule:
             "s3_bucket_errors": s3_bucket_errors,
             "aws_region_errors": aws_region_errors,
             "key_prefix_errors": key_prefix_errors,
+            "only_if": only_if,
+            "int_errors": int_errors,
+            "posix_name_errors": posix_name_errors,
+            "crypt_hash_errors": crypt_hash_errors,
+            "ssh_key_errors": ssh_key_errors,
+            "unique_errors": unique_errors,
+            "access_control_account_errors": access_control_account_errors,
+            "access_control_guard_errors": access_control_guard_errors,
         }

@@ -47,12 +47,14 @@ def extra_vars(directory: Path, values: dict, name: str = "vars.json") -> str:
     return f"@{p}"
 
 
-def role_inputs(role: str, tmp_path: Path, values: dict) -> subprocess.CompletedProcess:
-    """Only the input check of `role` (its `<role>.inputs` tag) on localhost, with `values`."""
+def role_inputs(role: str, tmp_path: Path, values: dict, *args: str) -> subprocess.CompletedProcess:
+    """Only the input check of `role` (its `<role>.inputs` tag) on localhost, with `values`;
+    `args` go to ansible-playbook (`--check` for a role whose other `always` tasks would look
+    at, or act on, this machine once the check passes)."""
     play = Path(tmp_path) / "inputs.yml"
     play.write_text(
         "- name: The role's input check only\n  hosts: localhost\n  connection: local\n"
         f"  gather_facts: false\n  roles: [{role}]\n"
     )
     return run_playbook("-i", "localhost,", str(play), "--tags", f"{role}.inputs",
-                        "-e", extra_vars(tmp_path, values))  # fmt: skip
+                        "-e", extra_vars(tmp_path, values), *args)  # fmt: skip

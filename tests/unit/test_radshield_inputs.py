@@ -94,3 +94,122 @@ def test_url_paths_only_when_asked():
     assert f.url_errors("https://pacs-02:8043/orthanc", N) == [
         "role_var: 'https://pacs-02:8043/orthanc' is not a URL (scheme://host[:port])"
     ]
+
+
+# ------------------------------------------------------------ generic checks (issue 12)
+
+
+@pytest.mark.parametrize(
+    ("value", "kw", "ok"),
+    [(5, {}, True), ("5", {}, True), ("-3", {"lo": -5}, True), (60, {"lo": 60}, True),
+     (10, {"lo": 1, "hi": 10}, True), (0, {"hi": 0}, True),
+     (59, {"lo": 60}, False), (11, {"lo": 1, "hi": 10}, False), (1, {"hi": 0}, False),
+     (True, {}, False), (False, {"lo": 0}, False), (5.0, {}, False), (2.5, {}, False),
+     (" 5", {}, False), ("+5", {}, False), ("five", {}, False), (None, {}, False), ([5], {}, False)],
+)  # fmt: skip
+def test_int_errors(value, kw, ok):
+    errors = f.int_errors(value, N, **kw)
+    assert (errors == []) is ok, errors
+    assert all(e.startswith(f"{N}: '{value}' is not a whole number") for e in errors)
+
+
+def test_int_errors_say_the_bounds_and_unit():
+    assert f.int_errors(59, N, lo=60, unit="seconds") == [
+        "role_var: '59' is not a whole number of at least 60 (seconds)"
+    ]
+    assert f.int_errors(11, N, lo=1, hi=10) == ["role_var: '11' is not a whole number in [1, 10]"]
+    assert f.int_errors(7, N, hi=6) == ["role_var: '7' is not a whole number of at most 6"]
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("alice", True), ("_svc-dicom", True), ("a" * 32, True), ("rs_admins", True),
+     ("Alice", False), ("9lives", False), ("-x", False), ("a" * 33, False), ("a b", False),
+     ("alice\n", False), ("", False), (None, False), (7, False), ("al.ice", False)],
+)  # fmt: skip
+def test_posix_name_errors(value, ok):
+    errors = f.posix_name_errors(value, N)
+    assert (errors == []) is ok, errors
+    assert all(e.startswith(f"{N}: ") and "user name" in e for e in errors)
+    assert "group name" in "".join(f.posix_name_errors("Bad", N, what="group name"))
+
+
+@pytest.mark.parametrize(
+    ("value", "required", "ok"),
+    [("$6$salt$" + "x" * 86, False, True), ("$y$j9T$salt$hash", True, True), ("$2b$12$x", False, True),
+     ("$gy$j9T$x", False, True), ("", False, True), (None, False, True),
+     ("", True, False), (None, True, False), ("Clear-Text-1", False, False), ("$1$md5$x", False, False),
+     ("x$6$", False, False), (123, False, False)],
+)  # fmt: skip
+def test_crypt_hash_errors(value, required, ok):
+    errors = f.crypt_hash_errors(value, N, required=required)
+    assert (errors == []) is ok, errors
+    assert all(e.startswith(f"{N}: ") for e in errors)
+    if isinstance(value, str) and value:
+        assert all(value not in e for e in errors)  # never printed
+
+
+KEYS = ["ssh-ed25519 AAAAC3Nza alice", "ssh-rsa AAAAB3Nza== bob", "ecdsa-sha2-nistp384 AAAAE2V",
+        "sk-ssh-ed25519@openssh.com AAAAGnNr", "sk-ecdsa-sha2-nistp256@openssh.com AAAAInNr"]  # fmt: skip
+
+
+def test_ssh_key_errors():
+    assert f.ssh_key_errors(KEYS, N) == []
+    assert f.ssh_key_errors([], N) == [] and f.ssh_key_errors(None, N) == []
+    assert f.ssh_key_errors([], N, required=True, why="needed") == ["role_var: empty; needed"]
+    assert f.ssh_key_errors(KEYS[0], N) == ["role_var: must be a list of public keys, not a string"]
+    assert f.ssh_key_errors({"a": 1}, N) == [
+        "role_var: must be a list of public keys, not a mapping"
+    ]
+    bad = [KEYS[0], "ssh-dss AAAA", "ecdsa-sha2-nistp999 AAAA", "ssh-ed25519", 5,
+           "sk-ssh-ed25519@opensshXcom AAAA", "AAAAC3Nza ssh-ed25519"]  # fmt: skip
+    assert f.ssh_key_errors(bad, N) == [
+        f"role_var[{i}]: not an OpenSSH public key" for i in range(1, 7)
+    ]
+
+
+def test_unique_errors():
+    items = [{"name": "a"}, {"name": "b"}, {"name": "a"}, {"name": "a"}, "junk", {"other": 1}]
+    assert f.unique_errors(items, N) == ["role_var: name 'a' is listed more than once"]
+    assert f.unique_errors([{"aet": "ct1"}, {"aet": "CT1"}], N, key="aet") == []
+    assert f.unique_errors([{"aet": "ct1"}, {"aet": "CT1"}], N, key="aet", fold_case=True) == [
+        "role_var: aet 'CT1' is listed more than once"
+    ]
+    assert f.unique_errors([{}, {}], N) == ["role_var: name '' is listed more than once"]
+    assert f.unique_errors("not a list", N) == []
+
+
+def test_only_if():
+    assert f.only_if(["x"], True) == ["x"] and f.only_if(["x"], False) == []
+    assert f.only_if(["x"], "") == [] and f.only_if(("x",), 1) == ["x"]
+
+
+# ------------------------------------------------------------ role-specific checks
+
+
+def test_access_control_account_errors():
+    sound = [{"name": "alice", "ssh_keys": KEYS[:1]}, {"name": "gone", "state": "absent"}]
+    assert f.access_control_account_errors(sound, "admins", admins=True) == []
+    assert f.access_control_account_errors([{"name": "bob"}], "users") == []
+    errors = f.access_control_account_errors(
+        [{"name": "Bob", "ssh_keys": KEYS[0], "password_hash": "clear"}, {"name": "eve"}, "junk"],
+        "admins", admins=True,
+    )  # fmt: skip
+    assert [e.split(":")[0] for e in errors] == [
+        "admins[0].name", "admins[0].password_hash", "admins[0].ssh_keys", "admins[1].ssh_keys",
+        "admins[2].name",
+    ]  # fmt: skip
+    assert f.access_control_account_errors({"name": "x"}, "users") == [
+        "users: must be a list of accounts, not a mapping"
+    ]
+
+
+def test_access_control_guard_errors():
+    admins = [{"name": "alice", "ssh_keys": KEYS[:1]}, {"name": "gone", "state": "absent"}]
+    g = f.access_control_guard_errors
+    assert (
+        g("alice", admins, True) == [] and g("root", [], True) == [] and g("eve", [], False) == []
+    )
+    for user in ("eve", "gone"):
+        (msg,) = g(user, admins, True)
+        assert msg.startswith(f"lockout guard: the connecting admin {user} is not a present entry")
