@@ -12,6 +12,7 @@ the role-specific ones (a role's own list schema, its lockout guard) are at the 
 
 from __future__ import annotations
 
+import os
 import re
 
 # Example or vendor-default passwords refused whatever their length (compared lower-case).
@@ -19,6 +20,8 @@ WEAK_SECRETS = frozenset(
     ["changeme", "change_me", "orthanc", "password", "passw0rd", "admin", "secret", "example",
      "letmein", "123456"]
 )  # fmt: skip
+# Refused anywhere in a password (compared lower-case), where a role asks for it.
+WEAK_PARTS = ("example", "changeme", "change-me", "placeholder")
 _URL = re.compile(
     r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<host>[^/?#:\s@]+)(:(?P<port>[0-9]{1,5}))?(?P<path>/[^?#\s]*)?$"
 )
@@ -50,18 +53,24 @@ def _kind(value) -> str:
     return "nothing" if value is None else type(value).__name__
 
 
-def secret_errors(value, name, user="", min_length=16, env_file=True, weak=WEAK_SECRETS):
+def secret_errors(value, name, user="", min_length=16, env_file=True, weak=WEAK_SECRETS,
+                  weak_parts=(), min_name="", owner=""):  # fmt: skip
     """A password or key from Vault: given, not an example, not the user name, at least
     `min_length` characters; with `env_file`, representable single-quoted in a systemd
-    EnvironmentFile (no quote, backslash or line break)."""
+    EnvironmentFile (no quote, backslash or line break). `weak_parts` (True: WEAK_PARTS) are
+    refused anywhere in it; `min_name` is the variable holding `min_length`, `owner` whose
+    password it is ("client 'pacs-01'"), both said in the messages."""
     if _blank(value):
         who = f" of {user}" if user else ""
         return [f"{name}: empty; give the password{who} (from Vault)"]
     v = str(value)
-    if v.lower() in weak or (user and v.lower() == str(user).lower()):
-        return [f"{name}: an example/default password"]
+    low = v.lower()
+    parts = WEAK_PARTS if weak_parts is True else (weak_parts or ())
+    if low in weak or (user and low == str(user).lower()) or any(p in low for p in parts):
+        return [f"{name}: {f'{owner} has ' if owner else ''}an example/default password"]
     if len(v) < int(min_length):
-        return [f"{name}: shorter than {min_length} characters"]
+        least = f"{min_name} ({min_length})" if min_name else f"{min_length} characters"
+        return [f"{name}: {f'{owner} is ' if owner else ''}shorter than {least}"]
     if env_file and any(c in v for c in "'\\\n\r"):
         return [f"{name}: contains a quote, backslash or line break (not in an EnvironmentFile)"]
     return []
@@ -128,6 +137,39 @@ def key_prefix_errors(value, name):
         if _PREFIX.match(v)
         else [f"{name}: '{v}' is not a plain key prefix (letters, digits, . _ -)"]
     )
+
+
+def plain_name_errors(value, name, what="name"):
+    """A plain name (a host, a REST user, a directory): A-Z a-z 0-9 '.', '_' and '-', a letter
+    or digit first; a string."""
+    if isinstance(value, str) and _PREFIX.fullmatch(value):
+        return []
+    return [f"{name}: '{value}' is not a plain {what} (A-Z a-z 0-9 . _ -, a letter or digit first)"]
+
+
+def nonempty_errors(value, name, what="entry", hint=""):
+    """At least one item (a list, a mapping, a string)."""
+    if value is not None and len(value) > 0:
+        return []
+    return [f"{name}: no {what} given{f'; {hint}' if hint else ''}"]
+
+
+def duration_errors(value, name, units="smhd", compound=False, bare=False, example="25h"):
+    """A duration: digits and one of `units` (`bare`: the unit may be left out; `compound`:
+    several such pieces, as restic's 1y6m)."""
+    piece = f"[0-9]+[{units}]{'?' if bare else ''}"
+    pattern = f"({piece})+" if compound else piece
+    if not isinstance(value, bool) and re.fullmatch(pattern, str(value)):
+        return []
+    return [f"{name}: '{value}' is not a duration like {example} (units: {' '.join(units)})"]
+
+
+def controller_file_errors(value, name, check_mode=False, why=""):
+    """A file on the controller (filters run there). In --check (`check_mode`) a missing file
+    is accepted: an earlier role may make it in the real run (the practice CA of pacs_orthanc)."""
+    if _blank(value) or not (check_mode or os.path.isfile(str(value))):
+        return [f"{name}: '{'' if value is None else value}' is not a file on the controller{why}"]
+    return []
 
 
 def only_if(errors, condition):
@@ -255,6 +297,22 @@ def access_control_guard_errors(connecting_user, admins, ssh_connection):
     ]
 
 
+def backup_server_client_errors(clients, name, min_length, weak, min_name=""):
+    """backup_server_clients: per client (named by its index) a plain host name, and its REST
+    and repository passwords (not an example or the client's name, long enough)."""
+    errors = []
+    for i, c in enumerate(clients if isinstance(clients, (list, tuple)) else []):
+        p = f"{name}[{i}]"
+        c = c if isinstance(c, dict) else {}
+        client = "" if c.get("name") is None else str(c.get("name"))
+        errors += plain_name_errors(client, f"{p}.name", what="host name")
+        for k in ("rest_password", "repo_password"):
+            errors += secret_errors(c.get(k), f"{p}.{k}", user=client, min_length=min_length,
+                                    env_file=False, weak=weak, weak_parts=True, min_name=min_name,
+                                    owner=f"client '{client}'")  # fmt: skip
+    return errors
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -265,6 +323,10 @@ class FilterModule:
             "s3_bucket_errors": s3_bucket_errors,
             "aws_region_errors": aws_region_errors,
             "key_prefix_errors": key_prefix_errors,
+            "plain_name_errors": plain_name_errors,
+            "nonempty_errors": nonempty_errors,
+            "duration_errors": duration_errors,
+            "controller_file_errors": controller_file_errors,
             "only_if": only_if,
             "int_errors": int_errors,
             "posix_name_errors": posix_name_errors,
@@ -273,4 +335,5 @@ class FilterModule:
             "unique_errors": unique_errors,
             "access_control_account_errors": access_control_account_errors,
             "access_control_guard_errors": access_control_guard_errors,
+            "backup_server_client_errors": backup_server_client_errors,
         }

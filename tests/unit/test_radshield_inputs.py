@@ -213,3 +213,107 @@ def test_access_control_guard_errors():
     for user in ("eve", "gone"):
         (msg,) = g(user, admins, True)
         assert msg.startswith(f"lockout guard: the connecting admin {user} is not a present entry")
+
+
+def test_secret_errors_parts_owner_and_min_name():
+    kw = {"env_file": False, "weak_parts": True}
+    for pw in (
+        "my-EXAMPLE-password-123456",
+        "xx-ChangeMe-xx-long-enough",
+        "a-placeholder-long-value",
+    ):
+        assert f.secret_errors(pw, N, **kw) == ["role_var: an example/default password"], pw
+    assert f.secret_errors("my-EXAMPLE-password-123456", N) == []  # parts only when asked
+    assert f.secret_errors("long-but-weak-part-xyz", N, weak_parts=["weak"]) != []
+    assert f.secret_errors("restic", N, weak=["restic"]) == [
+        "role_var: an example/default password"
+    ]
+    assert f.secret_errors("changeme", N, owner="client 'a'") == [
+        "role_var: client 'a' has an example/default password"
+    ]
+    assert f.secret_errors("short-1", N, owner="client 'a'", min_name="min_var") == [
+        "role_var: client 'a' is shorter than min_var (16)"
+    ]
+    assert f.secret_errors("short-1", N, min_length=8) == ["role_var: shorter than 8 characters"]
+    assert f.secret_errors("it's-long-enough-outside", N, **kw) == []
+
+
+@pytest.mark.parametrize(
+    ("fn", "good", "bad"),
+    [
+        (f.plain_name_errors, ["pacs-01", "PACS_02.site", "9x"], ["", "pacs 01", "-x", ".x", "a/b", None, 5, "a\n"]),
+        (f.nonempty_errors, [[1], {"a": 1}, "x"], [[], {}, "", None]),
+    ],
+)  # fmt: skip
+def test_plain_and_nonempty(fn, good, bad):
+    for v in good:
+        assert fn(v, N) == [], v
+    for v in bad:
+        errors = fn(v, N)
+        assert len(errors) == 1 and errors[0].startswith(f"{N}: "), (v, errors)
+    assert f.nonempty_errors([], N, what="client", hint="give one") == [
+        "role_var: no client given; give one"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "kw", "ok"),
+    [("25h", {}, True), ("90s", {}, True), ("7d", {"units": "ymdh"}, True),
+     ("1y6m2d12h", {"units": "ymdh", "compound": True}, True), ("600", {"units": "smhdw", "bare": True}, True),
+     (600, {"units": "smhdw", "bare": True}, True), ("1w", {"units": "smhdw", "bare": True}, True),
+     ("", {}, False), ("25", {}, False), ("25 h", {}, False), ("1d2h", {}, False), ("7w", {}, False),
+     ("7 days", {"units": "ymdh", "compound": True}, False), ("h", {}, False), (25, {}, False),
+     (True, {"bare": True}, False), (None, {}, False), ("10m\n", {}, False)],
+)  # fmt: skip
+def test_duration_errors(value, kw, ok):
+    errors = f.duration_errors(value, N, **kw)
+    assert (errors == []) is ok, errors
+    assert all(e.startswith(f"{N}: '{value}' is not a duration") for e in errors)
+
+
+def test_controller_file_errors(tmp_path):
+    real = tmp_path / "ca.crt"
+    real.write_text("x")
+    assert f.controller_file_errors(str(real), N) == []
+    assert f.controller_file_errors(str(tmp_path), N) == [
+        f"role_var: '{tmp_path}' is not a file on the controller"
+    ]
+    assert f.controller_file_errors("/no/such", N, why=" (mode)") == [
+        "role_var: '/no/such' is not a file on the controller (mode)"
+    ]
+    assert f.controller_file_errors("/no/such", N, check_mode=True) == []  # made in the real run
+    assert f.controller_file_errors("", N, check_mode=True) != []  # but it must be named
+    assert f.controller_file_errors(None, N) == ["role_var: '' is not a file on the controller"]
+
+
+def test_backup_server_client_errors():
+    good = [
+        {
+            "name": "pacs-01",
+            "rest_password": "a-Rest-Password-0123",
+            "repo_password": "a-Repo-Password-0123",
+        }
+    ]
+    weak = ["restic", "backup"]
+    assert f.backup_server_client_errors(good, "c", 16, weak) == []
+    bad = [
+        {"name": "pacs 01", "rest_password": "", "repo_password": "Restic"},
+        {"name": "pacs-02", "rest_password": "PACS-02", "repo_password": "short"},
+        {"rest_password": "a-Rest-Password-0123", "repo_password": "a-Repo-Password-0123"},
+        {
+            "name": None,
+            "rest_password": "a-Rest-Password-0123",
+            "repo_password": "a-Repo-Password-0123",
+        },
+    ]
+    errors = f.backup_server_client_errors(bad, "c", 16, weak, min_name="min")
+    assert errors == [
+        "c[0].name: 'pacs 01' is not a plain host name (A-Z a-z 0-9 . _ -, a letter or digit first)",
+        "c[0].rest_password: empty; give the password of pacs 01 (from Vault)",
+        "c[0].repo_password: client 'pacs 01' has an example/default password",
+        "c[1].rest_password: client 'pacs-02' has an example/default password",
+        "c[1].repo_password: client 'pacs-02' is shorter than min (16)",
+        "c[2].name: '' is not a plain host name (A-Z a-z 0-9 . _ -, a letter or digit first)",
+        "c[3].name: '' is not a plain host name (A-Z a-z 0-9 . _ -, a letter or digit first)",
+    ]
+    assert f.backup_server_client_errors([{**good[0], "name": 5}], "c", 16, weak) == []
