@@ -25,6 +25,8 @@ The assessment document (``--out``) is the input of `radshield report`; its sche
                            remediation}},
      "hosts": {"<host>": {"groups": [...], "container": {is_container, kind, evidence} | null,
                           "evidence_error": null | "...",
+                          "firewall": {input_default_drop, accepts: [{table, chain, handle,
+                                       comment, family, saddr, proto, dport, other}]} | null,
                           "score": 0-100 | null, "counts": {pass, fail, not_applicable, error},
                           "results": [{id, status, reason, checks: [{check, ok, observed}]}]}},
      "summary": {"score", "counts", "critical_failed": ["<host>:<id>", ...],
@@ -211,7 +213,11 @@ def host_request(control_list: list[Control], hostvars: dict) -> tuple[dict, dic
             checks += render_checks(control, hostvars)
         except AssessError as exc:
             render_errors[control.id] = str(exc)
-    return derive_request(checks), render_errors
+    req = derive_request(checks)
+    # The live input rules, for the flow map's undeclared flows (flows.live_undeclared).
+    if ctl.role_applies("host_firewall", group_names(hostvars)):
+        req["nftables"] = True
+    return req, render_errors
 
 
 # -------------------------------------------------------------------------- evaluation
@@ -405,6 +411,29 @@ def parse_ansible_json(stdout: str, stderr: str, hosts: list[str]) -> dict[str, 
 # ------------------------------------------------------------------------------ assess
 
 
+def live_firewall(evidence: dict | None) -> dict | None:
+    """What the host's live nftables lets in (``nft -j list ruleset`` through the collector):
+    ``input_default_drop`` (some input filter chain drops by default) and the ``accepts`` of
+    those chains (an accept in a chain whose policy is accept adds nothing). None: not read."""
+    nft = (evidence or {}).get("nftables") or {}
+    if not nft.get("ok"):
+        return None
+    drops = [
+        (t, c)
+        for t in nft.get("tables", [])
+        for c in t.get("chains", [])
+        if c.get("hook") == "input" and c.get("type") == "filter" and c.get("policy") == "drop"
+    ]
+    return {
+        "input_default_drop": bool(drops),
+        "accepts": [
+            {**a, "table": f"{t['family']} {t['name']}", "chain": c["name"]}
+            for t, c in drops
+            for a in c.get("accepts", [])
+        ],
+    }
+
+
 def assess_hosts(
     control_list: list[Control], hosts: dict[str, dict], evidence: dict[str, dict]
 ) -> dict[str, dict]:
@@ -418,6 +447,7 @@ def assess_hosts(
         out[host] = {
             "groups": hv.get("group_names", []),
             "container": ev.get("container") if ev_ok else None,
+            "firewall": live_firewall(ev) if ev_ok else None,
             "evidence_error": None if ev_ok else (ev or {}).get("error", "no evidence"),
             "score": _score(counts),
             "counts": counts,

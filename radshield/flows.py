@@ -15,7 +15,9 @@ Declared flows (who talks to whom, why, how protected):
 
 Then each destination's ``host_firewall_allow`` is matched: a declared flow is "admitted" or
 "dropped" by it, and a firewall rule source that no declared flow explains is an
-**undeclared flow** (a finding). Probe results (radshield probe: origin, target, port, result)
+**undeclared flow** (a finding). So is what a host's live nftables (read by `radshield assess`)
+lets in beyond its ``host_firewall_allow``: a rule added by hand, or no default drop.
+Probe results (radshield probe: origin, target, port, result)
 mark each flow: ``allowed_encrypted`` / ``allowed`` / ``blocked`` / ``probe_failed`` /
 ``not_probed``.
 """
@@ -377,10 +379,87 @@ def check_firewalls(inv, segs, addrs, flows: list[dict]) -> list[dict]:
                     f"{host}: host_firewall_allow[{i}] from {src}",
                 )
                 u.update(declared=False, firewall="admitted", rule=f"host_firewall_allow[{i}]")
+                u["from"] = str(src)
                 u["id"] = f"undeclared:{host}:{i}:{src}"
                 u["ports"] = str(rule["port"])
                 undeclared.append(u)
     return undeclared
+
+
+def _live_nets(element: str) -> list[Any]:
+    """One live saddr element ("a.b.c.d", "net/len", "lo-hi") as networks."""
+    if "-" in element and "/" not in element:
+        lo, hi = (ipaddress.ip_address(x) for x in element.split("-", 1))
+        return list(ipaddress.summarize_address_range(lo, hi))
+    return [ipaddress.ip_network(element, strict=False)]
+
+
+def _covered(rules: list[dict], segs: dict, proto: str, dports, element: str | None) -> bool:
+    """Does some inventory rule (host_firewall_allow) let in all that this live element does?"""
+    want = dports or [(0, 65535)]
+    for rule in rules:
+        if rule.get("proto", "tcp") != proto:
+            continue
+        have = _ports(rule["port"])
+        if not all(any(a <= lo and hi <= b for a, b in have) for lo, hi in want):
+            continue
+        nets = _src_nets(rule, segs)
+        if nets is None:
+            return True
+        if element is None:
+            continue
+        try:
+            mine = _live_nets(element)
+        except ValueError:
+            continue
+        if all(any(m.version == n.version and m.subnet_of(n) for n in nets) for m in mine):
+            return True
+    return False
+
+
+def live_undeclared(inv, segs, addrs, live: dict[str, dict | None]) -> list[dict]:
+    """What a host's live nftables lets in beyond its inventory rules: a rule added by hand (or
+    by anything but the role), or no default drop at all. ``live``: host -> assess's
+    ``firewall`` ({input_default_drop, accepts}) or None (not read: nothing to say)."""
+    out = []
+    for host in sorted(h for h in inv.hosts if _role(inv, h, "host_firewall")):
+        fw = live.get(host)
+        if not fw:
+            continue
+        where = f"{host}: live nftables"
+        if not fw.get("input_default_drop"):
+            for proto in ("tcp", "udp"):
+                u = _flow("any", host, 0, proto, "every port", None, False, "unknown",
+                          "nothing declares it", f"{where}: no input chain drops by default, from any")  # fmt: skip
+                u.update(declared=False, firewall="admitted", rule="live input policy accept",
+                         ports="any", id=f"undeclared:{host}:live-policy:{proto}", **{"from": "any"})  # fmt: skip
+                out.append(u)
+            continue
+        rules = inv.hosts[host].get("host_firewall_allow") or []
+        for a in fw.get("accepts", []):
+            dports = [tuple(p) for p in a["dport"]] if a.get("dport") else None
+            for proto in [a["proto"]] if a.get("proto") else ["tcp", "udp"]:
+                for element in a.get("saddr") or [None]:
+                    if _covered(rules, segs, proto, dports, element):
+                        continue
+                    src = element or "any"
+                    name = _owner(src, addrs) or src
+                    seg = (
+                        None if element is None else _seg_of(src.split("/")[0].split("-")[0], segs)
+                    )
+                    rule = f"nft {a.get('table')} {a.get('chain')} handle {a.get('handle')}"
+                    ports = ", ".join(
+                        f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in dports or []
+                    )
+                    extra = f"; also matches {', '.join(a['other'])}" if a.get("other") else ""
+                    u = _flow(name, host, dports[0][0] if dports else 0, proto,
+                              str(a.get("comment") or "?"), seg, False, "unknown", "nothing declares it",
+                              f"{where} rule ({rule}, \"{a.get('comment') or ''}\"{extra}) that no "
+                              f"host_firewall_allow entry renders, from {src}")  # fmt: skip
+                    u.update(declared=False, firewall="admitted", rule=rule, ports=ports or "any",
+                             id=f"undeclared:{host}:nft{a.get('handle')}:{proto}:{src}", **{"from": src})  # fmt: skip
+                    out.append(u)
+    return out
 
 
 # ------------------------------------------------------------------------- probes
@@ -438,12 +517,16 @@ OBSERVED_WORDS = {
 }
 
 
-def derive(inv: hostvars.Inventory, probes: dict | None = None) -> dict[str, Any]:
-    """The flow map document: segments, nodes, flows (declared + undeclared), findings."""
+def derive(
+    inv: hostvars.Inventory, probes: dict | None = None, live: dict[str, dict | None] | None = None
+) -> dict[str, Any]:
+    """The flow map document: segments, nodes, flows (declared + undeclared), findings.
+    ``live``: host -> the live firewall that `radshield assess` read (its ``firewall``)."""
     segs = segments(inv)
     addrs = addresses(inv, segs)
     flows = declared_flows(inv, segs, addrs)
     undeclared = check_firewalls(inv, segs, addrs, flows)
+    undeclared += live_undeclared(inv, segs, addrs, live or {})
     allflows = flows + undeclared
     mark_observed(allflows, probes)
     for f in allflows:

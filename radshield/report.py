@@ -703,7 +703,8 @@ def _risk_inputs(
     inv_path = inventory or after.get("inventory")
     if inv_path and (inventory or Path(inv_path).exists()):
         try:
-            flowmap = flows.derive(flows.load(str(inv_path)), probes)
+            live = {h: v.get("firewall") for h, v in (after.get("hosts") or {}).items()}
+            flowmap = flows.derive(flows.load(str(inv_path)), probes, live)
         except hostvars.InventoryError as exc:
             raise ReportError(str(exc)) from exc
     hist = None

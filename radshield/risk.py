@@ -12,6 +12,8 @@ waived control, an undeclared flow (flows.py), a failed probe, pending updates o
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 from typing import Any
 
 LEVELS = {1: "Very Low", 2: "Low", 3: "Moderate", 4: "High", 5: "Very High"}
@@ -89,12 +91,30 @@ def segment_exposure(segment: str | None, flowmap: dict, untrusted: set[str]) ->
 
 def source_exposure(src: str, flowmap: dict, untrusted: set[str]) -> tuple[int, str]:
     """G-2: one firewall source: a segment (G-1), 'any' (5), or one address (3: an attacker
-    must first own that trusted host)."""
+    must first own that trusted host); a range of addresses: that of the segment it lies in
+    (G-1), 4 outside every segment of the inventory, 5 when it spans more than one segment."""
     if src == "any":
         return 5, "any address"
-    if src in flowmap.get("segments", {}):
+    segs = flowmap.get("segments", {})
+    if src in segs:
         return segment_exposure(src, flowmap, untrusted)
-    return 3, f"one address ({src})"
+    try:
+        net = ipaddress.ip_network(src, strict=False)
+    except ValueError:
+        return 3, f"one address ({src})"
+    if net.num_addresses == 1:
+        return 3, f"one address ({src})"
+    nets = {}
+    for name, cidr in segs.items():
+        with contextlib.suppress(ValueError):
+            nets[name] = ipaddress.ip_network(cidr, strict=False)
+    inside = [k for k, n in nets.items() if n.version == net.version and net.subnet_of(n)]
+    if inside:
+        level, why = segment_exposure(inside[0], flowmap, untrusted)
+        return level, f"{src}, in {why}"
+    if sum(n.version == net.version and net.overlaps(n) for n in nets.values()) > 1:
+        return 5, f"{src}: spans more than one segment"
+    return 4, f"{src}: a range outside the inventory's segments"
 
 
 def host_exposure(
@@ -254,7 +274,7 @@ def register(
     for f in flowmap.get("flows", []):
         if f.get("declared"):
             continue
-        src = f["declared_by"].rsplit(" from ", 1)[-1]
+        src = f.get("from") or f["declared_by"].rsplit(" from ", 1)[-1]
         lk = source_exposure(src, flowmap, untrusted)
         im = asset_impact(nodes.get(f["destination"], {}).get("groups", []))
         out.append(

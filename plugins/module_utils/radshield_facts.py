@@ -657,9 +657,123 @@ def mounts(which):
     return {"ok": True, "mounts": {t: table.get(t.rstrip("/") or "/") for t in which}}
 
 
+# What an accept rule of an input chain lets in, read from nft's JSON (``accept_rule``): the
+# matches below are modelled; any other match is named in ``other`` (the rule is then read as
+# letting in at least what the modelled matches say, never less).
+_NFT_SKIP_KEYS = ("icmp", "icmpv6", "ipv6-icmp")
+
+
+def _nft_port(value):
+    """A dport right-hand side -> [[lo, hi], ...] or None (not understood)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return [[value, value]]
+    if isinstance(value, str):
+        if value.isdigit():
+            return [[int(value), int(value)]]
+        try:
+            n = socket.getservbyname(value)
+        except OSError:
+            return None
+        return [[n, n]]
+    if isinstance(value, dict) and "range" in value:
+        lo, hi = (_nft_port(v) for v in value["range"])
+        return [[lo[0][0], hi[0][0]]] if lo and hi else None
+    if isinstance(value, dict) and "set" in value:
+        out = []
+        for item in value["set"]:
+            got = _nft_port(item)
+            if got is None:
+                return None
+            out += got
+        return out
+    return None
+
+
+def _nft_addr(value):
+    """A saddr right-hand side -> ["a.b.c.d", "net/len", "lo-hi", ...] or None."""
+    if isinstance(value, str):
+        return None if value.startswith("@") else [value]
+    if isinstance(value, dict) and "prefix" in value:
+        return [f"{value['prefix'].get('addr')}/{value['prefix'].get('len')}"]
+    if isinstance(value, dict) and "range" in value:
+        return [f"{value['range'][0]}-{value['range'][1]}"]
+    if isinstance(value, dict) and "set" in value:
+        out = []
+        for item in value["set"]:
+            got = _nft_addr(item)
+            if got is None:
+                return None
+            out += got
+        return out
+    return None
+
+
+def accept_rule(rule):
+    """One rule of an input chain -> what it lets in, or None when it is not an accept of new
+    traffic (no accept verdict; replies (ct state); loopback; ICMP).
+
+    {handle, comment, family: "ip"/"ip6"/None, saddr: [addresses] or None (any), proto:
+    "tcp"/"udp"/None (any), dport: [[lo, hi]] or None (any port), other: [unmodelled matches]}
+    """
+    exprs = rule.get("expr") or []
+    if not any(isinstance(e, dict) and "accept" in e for e in exprs):
+        return None
+    out = {"handle": rule.get("handle"), "comment": rule.get("comment"), "family": None,
+           "saddr": None, "proto": None, "dport": None, "other": []}  # fmt: skip
+    for e in exprs:
+        m = e.get("match") if isinstance(e, dict) else None
+        if not m:
+            continue
+        left, right, op = m.get("left") or {}, m.get("right"), m.get("op", "==")
+        meta = left.get("meta", {}).get("key") if isinstance(left, dict) else None
+        payload = left.get("payload") if isinstance(left, dict) else None
+        if isinstance(left, dict) and "ct" in left:
+            if left["ct"].get("key") == "state" and op in ("==", "in"):
+                return None  # replies of what was let in, not a new flow
+            out["other"].append("ct " + str(left["ct"].get("key")))
+        elif meta in ("iif", "iifname"):
+            if op == "==" and right == "lo":
+                return None
+            out["other"].append(f"{meta} {op} {right}")
+        elif meta in ("l4proto", "nfproto") or (payload and payload.get("field") == "protocol"):
+            if right in _NFT_SKIP_KEYS:
+                return None
+            if op == "==" and right in ("tcp", "udp"):
+                out["proto"] = right
+            elif meta == "nfproto" and op == "==" and right in ("ipv4", "ipv6"):
+                out["family"] = "ip" if right == "ipv4" else "ip6"
+            else:
+                out["other"].append(f"{meta or 'protocol'} {op} {right}")
+        elif payload and payload.get("protocol") in _NFT_SKIP_KEYS:
+            return None
+        elif (
+            payload and payload.get("field") == "saddr" and payload.get("protocol") in ("ip", "ip6")
+        ):
+            addrs = _nft_addr(right) if op in ("==", "in") else None
+            out["family"] = payload["protocol"]
+            if addrs is None:
+                out["other"].append(f"{payload['protocol']} saddr {op} {json.dumps(right)}")
+            else:
+                out["saddr"] = addrs
+        elif payload and payload.get("field") == "dport":
+            ports = _nft_port(right) if op in ("==", "in") else None
+            if payload.get("protocol") in ("tcp", "udp"):
+                out["proto"] = payload["protocol"]
+            if ports is None:
+                out["other"].append(f"dport {op} {json.dumps(right)}")
+            else:
+                out["dport"] = ports
+        else:
+            out["other"].append(json.dumps(m, sort_keys=True)[:200])
+    return out
+
+
 def parse_nft_json(text):
     """`nft -j list ruleset` -> [{family, name, chains: [{name, type, hook, prio, policy,
-    rules}], sets: [names]}] in the order nft lists them."""
+    rules, accepts}], sets: [names]}] in the order nft lists them; ``accepts`` (input hook
+    chains only) lists what each accept rule lets in (``accept_rule``)."""
     data = json.loads(text or "{}")
     tables = []
     index = {}
@@ -681,6 +795,7 @@ def parse_nft_json(text):
                         "prio": c.get("prio"),
                         "policy": c.get("policy"),
                         "rules": 0,
+                        "accepts": [],
                     }
                 )
         elif "rule" in item:
@@ -689,6 +804,9 @@ def parse_nft_json(text):
             for chain in (table or {}).get("chains", []):
                 if chain["name"] == r.get("chain"):
                     chain["rules"] += 1
+                    let_in = accept_rule(r) if chain.get("hook") == "input" else None
+                    if let_in is not None:
+                        chain["accepts"].append(let_in)
         elif "set" in item:
             s = item["set"]
             table = index.get((s.get("family"), s.get("table")))

@@ -129,7 +129,9 @@ options:
     description:
       - >-
         Answer C(nftables) from C(nft -j list ruleset) (C(available), C(ok), C(tables) with
-        their C(chains) (C(type), C(hook), C(prio), C(policy), C(rules) count) and C(sets)).
+        their C(chains) (C(type), C(hook), C(prio), C(policy), C(rules) count, and for input
+        chains C(accepts): what each accept rule lets in, C(saddr), C(proto), C(dport)) and
+        C(sets)).
     type: bool
   orthanc:
     description:

@@ -132,3 +132,60 @@ def test_broken_control_is_reported_by_assess_probe_and_report(hardened_lab, tmp
     rc, doc, _ = _assess(lab, tmp_path, "restored", "--limit", "ws-01")
     result = {r["id"]: r for r in doc["hosts"]["ws-01"]["results"]}["ssh.password_auth_off"]
     assert result["status"] == "pass", result
+
+
+REACH = (
+    "import socket, sys\n"
+    "try:\n"
+    "    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3).close()\n"
+    "    print('open')\n"
+    "except ConnectionRefusedError:\n"
+    "    print('refused')\n"  # a RST from the host: the firewall let the SYN in
+    "except OSError:\n"
+    "    print('dropped')\n"
+)
+
+
+def _live_findings(lab, tmp_path: Path, name: str) -> tuple[dict, list[dict]]:
+    """assess of pacs-01, then report: its flows that come from the live rule set."""
+    rc, doc, _ = _assess(lab, tmp_path, name, "--limit", "pacs-01")
+    assert doc["hosts"]["pacs-01"]["firewall"], "assess did not read pacs-01's live rule set"
+    out = tmp_path / f"report-{name}"
+    report.main(["--after", str(tmp_path / f"{name}.json"), "--out-dir", str(out)])
+    rep = json.loads((out / "report.json").read_text())
+    live = [f for f in rep["flows"]["flows"] if f["id"].startswith("undeclared:pacs-01:nft")]
+    return rep, live
+
+
+def test_a_firewall_allow_added_by_hand_is_an_undeclared_flow(hardened_lab, tmp_path):
+    """A rule put into pacs-01's live nftables by hand (not by the inventory) lets a port in:
+    the packet proves it, and assess + report list it as an undeclared flow and a risk."""
+    lab = hardened_lab
+    jump = lab.host_ip("jump-01", "mgmt")
+    pacs = lab.host_ip("pacs-01", "mgmt")
+
+    def reach() -> str:
+        return lab.exec("jump-01", "python3", "-c", REACH, pacs, "5900").stdout.strip()
+
+    rep, live = _live_findings(lab, tmp_path, "clean")
+    assert live == [], live  # the role's own rules are no finding
+    assert len(rep["flows"]["flows"]) > 10, "the control failed: no flow map"
+    assert reach() == "dropped", "the control failed: 5900 was not dropped before"
+    lab.exec("pacs-01", "nft", "insert", "rule", "inet", "radshield_filter", "input",
+             "ip", "saddr", jump, "tcp", "dport", "5900", "accept", "comment", '"vnc by hand"')  # fmt: skip
+    try:
+        assert reach() == "refused", "the hand-added rule did not let the SYN in"
+        rep, live = _live_findings(lab, tmp_path, "by-hand")
+        assert [(f["source"], f["port"], f["proto"], f["service"]) for f in live] == [
+            ("jump-01", 5900, "tcp", "vnc by hand")
+        ], live
+        assert live[0]["id"] in rep["flows"]["undeclared"]
+        risks = [r for r in rep["risks"] if r["kind"] == "undeclared_flow" and "nft " in r["ref"]]
+        assert len(risks) == 1 and risks[0]["host"] == "pacs-01", risks
+        assert risks[0]["impact"] == 5 and risks[0]["likelihood"] == 3, risks[0]
+        assert "handle" in risks[0]["action"], risks[0]
+    finally:
+        # the role's rule set, as the nftables service loads it (fail2ban's table stays)
+        lab.exec("pacs-01", "nft", "-f", "/etc/nftables.conf", check=False)
+    assert reach() == "dropped"
+    assert _live_findings(lab, tmp_path, "restored")[1] == []

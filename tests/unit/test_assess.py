@@ -381,6 +381,7 @@ def test_host_request_only_for_roles_of_the_host():
     pacs, _ = assess.host_request(table, {"group_names": ["managed", "pacs_servers"]})
     probe, _ = assess.host_request(table, {"group_names": ["untrusted"]})
     assert ws["sshd"] and "/etc/login.defs" in ws["files"]
+    assert ws["nftables"] is True  # the live input rules, for the flow map (flows.live_undeclared)
     assert probe == assess.empty_request()
     ws_only = {f for f in ws["files"] if "dconf" in f or "ws-out" in f or "workstation" in f}
     assert ws_only and not ws_only & set(pacs["files"])  # workstation controls stay on workstations

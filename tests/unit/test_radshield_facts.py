@@ -423,7 +423,7 @@ def test_parse_nft_json():
     ]
     chains = {c["name"]: c for c in tables[0]["chains"]}
     assert chains["input"] == {"name": "input", "type": "filter", "hook": "input", "prio": 0,
-                               "policy": "drop", "rules": 2}  # fmt: skip
+                               "policy": "drop", "rules": 2, "accepts": []}  # fmt: skip
     assert chains["output"]["rules"] == 1 and chains["from_clinical"]["policy"] is None
     assert tables[0]["sets"] == ["mgmt_v4"] and tables[1]["chains"] == []
     assert facts.parse_nft_json('{"nftables": []}') == []
