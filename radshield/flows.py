@@ -10,6 +10,9 @@ Declared flows (who talks to whom, why, how protected):
       serves (DICOM TLS port, HTTPS port): workstation -> PACS;
     - SSH to every managed host from the jump hosts and from the Ansible controller;
     - workstation outbound (``workstation_outbound_allow``, update mirrors) to "outside";
+    - the recovery roles' own: ``pacs_backup_server_url`` (restic to the backup server),
+      ``pacs_forwarder_target_url`` (the standby copy), ``pacs_archive_copy_endpoint_url``
+      (S3; AWS's regional endpoint when empty: "outside");
     - ``radshield_flows`` of a host (the practice's own: backups, syslog, the landing zone's
       endpoints): ``[{to, port, proto, service, encrypted, auth, purpose}]`` with this host as source.
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import html
 import ipaddress
+import re
 from typing import Any
 
 from radshield import controls as ctl
@@ -53,6 +57,10 @@ VARS = (
     "radshield_waivers",
     "radshield_internet_facing",
     "radshield_untrusted_segments",
+    "pacs_backup_server_url",
+    "pacs_forwarder_target_url",
+    "pacs_archive_copy_endpoint_url",
+    "pacs_archive_copy_region",
 )
 PROTECTION = {  # name -> (colour, words)
     "strong": ("#2e7d32", "encrypted and authenticated"),
@@ -261,6 +269,7 @@ def declared_flows(inv: hostvars.Inventory, segs: dict, addrs: dict) -> list[dic
             flows.append(
                 _flow(src, host, port, "tcp", "ssh", seg, True, auth, what, f"{host}: managed")
             )
+    flows += _recovery_flows(inv, segs, addrs)
     for host in sorted(inv.hosts):
         for r in inv.hosts[host].get("radshield_flows") or []:
             dst = str(r.get("to", OUTSIDE))
@@ -280,6 +289,46 @@ def declared_flows(inv: hostvars.Inventory, segs: dict, addrs: dict) -> list[dic
                 )
             )
     return flows
+
+
+# (role, variable, service, auth, purpose): the flows of the recovery roles, from their URL
+RECOVERY = (
+    ("pacs_backup", "pacs_backup_server_url", "restic-rest",
+     "HTTP basic (the host's append-only REST user) + server certificate",
+     "backups (restic to rclone's append-only REST server)"),
+    ("pacs_forwarder", "pacs_forwarder_target_url", "https",
+     "HTTP basic (the standby's Orthanc user) + pinned CA",
+     "standby copy of every stored instance (pacs_forwarder)"),
+    ("pacs_archive_copy", "pacs_archive_copy_endpoint_url", "s3",
+     "AWS SigV4 (the archive writer's key) + server certificate",
+     "continuous copy to the cloud archive (SSE-KMS, Object Lock)"),
+)  # fmt: skip
+
+
+def _recovery_flows(inv, segs: dict, addrs: dict) -> list[dict]:
+    out = []
+    for role, var, service, auth, purpose in RECOVERY:
+        for host in sorted(h for h in inv.hosts if _role(inv, h, role)):
+            hv = inv.hosts[host]
+            url = str(hv.get(var) or "")
+            if not url and role == "pacs_archive_copy":  # AWS's own regional endpoint
+                url = (
+                    f"https://s3.{hv.get('pacs_archive_copy_region') or 'us-east-1'}.amazonaws.com"
+                )
+            m = re.match(r"^(?P<scheme>https?)://(?P<host>\[[^]]+\]|[^/:]+)(:(?P<port>\d+))?", url)
+            if not m:
+                continue
+            target = m.group("host").strip("[]")
+            if target in ("127.0.0.1", "::1", "localhost", host):
+                continue
+            port = int(m.group("port") or (443 if m.group("scheme") == "https" else 80))
+            dst = _owner(target, addrs) or (target if _seg_of(target, segs) else OUTSIDE)
+            enc = m.group("scheme") == "https"
+            out.append(
+                _flow(host, dst, port, "tcp", service, _seg_of(target, segs), enc,
+                      auth if enc else "none", purpose, f"{host}: {var}")
+            )  # fmt: skip
+    return out
 
 
 # ---------------------------------------------------------------------- firewall

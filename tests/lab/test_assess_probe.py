@@ -169,6 +169,7 @@ def test_a_firewall_allow_added_by_hand_is_an_undeclared_flow(hardened_lab, tmp_
 
     rep, live = _live_findings(lab, tmp_path, "clean")
     assert live == [], live  # the role's own rules are no finding
+    assert rep["flows"]["undeclared"] == [], "the lab inventory declares every flow it allows"
     assert len(rep["flows"]["flows"]) > 10, "the control failed: no flow map"
     assert reach() == "dropped", "the control failed: 5900 was not dropped before"
     lab.exec("pacs-01", "nft", "insert", "rule", "inet", "radshield_filter", "input",
@@ -179,7 +180,7 @@ def test_a_firewall_allow_added_by_hand_is_an_undeclared_flow(hardened_lab, tmp_
         assert [(f["source"], f["port"], f["proto"], f["service"]) for f in live] == [
             ("jump-01", 5900, "tcp", "vnc by hand")
         ], live
-        assert live[0]["id"] in rep["flows"]["undeclared"]
+        assert rep["flows"]["undeclared"] == [live[0]["id"]]
         risks = [r for r in rep["risks"] if r["kind"] == "undeclared_flow" and "nft " in r["ref"]]
         assert len(risks) == 1 and risks[0]["host"] == "pacs-01", risks
         assert risks[0]["impact"] == 5 and risks[0]["likelihood"] == 3, risks[0]

@@ -92,3 +92,30 @@ def test_svg_map_has_zones_nodes_and_coloured_arrows():
         assert f">{host}</text>" in svg, host
     assert 'class="flow flow-strong"' in svg and 'class="flow flow-undeclared"' in svg
     assert 'stroke-dasharray="6 4"' in svg
+
+
+def test_the_recovery_roles_declare_their_flows_from_their_urls():
+    inv = fx.inventory()
+    pacs = inv.hosts["pacs-01"]
+    pacs["group_names"] = [*pacs["group_names"], "pacs_primary", "pacs_archive_copy"]
+    pacs["pacs_backup_server_url"] = "https://10.9.30.41:8000"  # jump-01 plays the backup server
+    pacs["pacs_forwarder_target_url"] = "https://10.9.10.31:8043/"
+    pacs["pacs_archive_copy_region"] = "eu-west-1"
+    f = _by_id(flows.derive(inv))
+    backup = f["pacs-01->jump-01:8000/tcp"]
+    assert (backup["service"], backup["segment"], backup["protection"]) == (
+        "restic-rest",
+        "mgmt",
+        "strong",
+    )
+    assert backup["declared_by"] == "pacs-01: pacs_backup_server_url"
+    assert backup["firewall"] == "dropped"  # jump-01's host_firewall_allow has only ssh
+    assert f["pacs-01->mod-01:8043/tcp"]["segment"] == "imaging"
+    s3 = f["pacs-01->outside:443/tcp"]
+    assert s3["service"] == "s3" and s3["firewall"] == "no host firewall"
+    # a plain-HTTP URL is no encryption; one on the host itself is no flow
+    pacs["pacs_backup_server_url"] = "http://10.9.30.41:8000"
+    pacs["pacs_forwarder_target_url"] = "https://127.0.0.1:8043"
+    f = _by_id(flows.derive(inv))
+    assert f["pacs-01->jump-01:8000/tcp"]["protection"] == "none"
+    assert not [k for k in f if k.startswith("pacs-01->") and k.endswith(":8043/tcp")]
