@@ -32,6 +32,24 @@ ID_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+# Controls no waiver may switch off: the role has no safe way to leave them out, so a waiver of
+# one is refused before any change (a practice that cannot meet one takes the host out of the
+# role's group instead, and assess reports the role's controls as not assigned).
+NOT_WAIVABLE = {
+    "pacs_forwarder.service_account": "the forwarder never runs as root",
+    "pacs_forwarder.credentials": "its passwords are readable by root only, with no other mode",
+    "pacs_forwarder.transmission": "the copy of every study goes over verified HTTPS only (ePHI in transit)",
+    "pacs_archive_copy.service_account": "the archive copy never runs as root",
+    "pacs_archive_copy.credentials": "its AWS key and PACS password are readable by root only, with no other mode",
+    "pacs_archive_copy.transmission": "studies go to S3 over verified HTTPS with SSE-KMS only (ePHI in transit)",
+    "pacs_backup.credentials": "the repository password and REST credentials are readable by root only",
+    "pacs_backup.consistent_index": "a backup without a consistent copy of the index is a torn database",
+    "backup_server.append_only": "a backup the PACS can delete is the backup ransomware deletes",
+    "backup_server.credentials": "the REST users' passwords are readable by the server's own user only",
+    "backup_server.tls": "backups carry every study (ePHI in transit): HTTPS only",
+}  # fmt: skip
+
+
 class WaiverError(ValueError):
     """One or more waivers are expired or malformed; the message names each one."""
 
@@ -85,6 +103,8 @@ def waiver_problems(waiver, index, today, known_controls=None):
             out.append(f"{name}: control must be a control id like ssh.password_auth_off")
         elif known_controls is not None and cid not in known_controls:
             out.append(f"{name}: unknown control id {cid!r}")
+        elif cid in NOT_WAIVABLE:
+            out.append(f"{name}: {cid} cannot be waived ({NOT_WAIVABLE[cid]})")
         elif known_controls is None:
             roles = collection_roles()
             if roles is not None and cid.split(".")[0] not in roles:

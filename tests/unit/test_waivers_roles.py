@@ -26,11 +26,9 @@ ROLES = ROOT / "roles"
 # is reported as waived by assess, but the role still applies it. Remove a role from here
 # once its pre-flight computes <role>_waived (the tests below then hold it to the rule).
 WAIVERS_PENDING = {
-    "pacs_forwarder",
     "pacs_backup",
     "backup_server",
     "pacs_tamper_detect",
-    "pacs_archive_copy",
 }
 ROLE_NAMES = sorted(
     p.name for p in ROLES.iterdir() if (p / "tasks").is_dir() and p.name not in WAIVERS_PENDING
@@ -43,7 +41,19 @@ CHECKER = ROLES / "pacs_orthanc" / "files" / "radshield-orthanc-check"
 # and why (assess still reports them as waived).
 NOT_SWITCHED = {
     "pacs_orthanc.inputs": "an input check, not a change: the role always refuses unsafe input",
+    "pacs_forwarder.inputs": "an input check, not a change: the role always refuses unsafe input",
+    "pacs_archive_copy.inputs": "an input check, not a change: the role always refuses unsafe input",
+    "pacs_forwarder.continuity": "a measurement (the standby's lag): the waiver accepts the gap, "
+    "e.g. the standby in maintenance; the copy keeps running",
+    "pacs_archive_copy.continuity": "a measurement (archived_through's age): the waiver accepts "
+    "the gap; the copy keeps running",
 }
+
+
+def _not_waivable() -> dict[str, str]:
+    from ansible_collections.radshield.hardening.plugins.filter import radshield_waivers as f
+
+    return f.NOT_WAIVABLE
 
 
 def waiver(control: str, expires: str = "2099-12-31", **over) -> dict:
@@ -296,6 +306,11 @@ BAD = {
         waiver("ssh.no_such_control"),
         "radshield_waivers[1] (ssh.no_such_control): unknown control id",
     ),
+    "not waivable": (
+        waiver("pacs_forwarder.transmission"),
+        "radshield_waivers[1] (pacs_forwarder.transmission): pacs_forwarder.transmission cannot be "
+        "waived (the copy of every study goes over verified HTTPS only",
+    ),
 }
 
 
@@ -338,7 +353,7 @@ def test_an_expired_waiver_stops_every_role_at_its_first_task(tmp_path, role):
     _stopped_at_the_waiver_task(out)
 
 
-@pytest.mark.parametrize("case", ["malformed", "unknown control"])
+@pytest.mark.parametrize("case", ["malformed", "unknown control", "not waivable"])
 def test_a_malformed_waiver_stops_the_role_naming_it(tmp_path, case):
     bad, message = BAD[case]
     proc = _role_check(tmp_path, "ssh", [waiver("baseline.banner"), bad])
@@ -422,7 +437,7 @@ def test_the_filter_knows_exactly_the_table():
 @pytest.mark.parametrize("role", sorted({c.role for c in ctl.load()} & set(ROLE_NAMES)))
 def test_every_control_of_the_role_is_switched_off_by_a_waiver(role):
     ids = {c.id for c in ctl.load() if c.role == role}
-    missing = ids - _switched_controls(role) - set(NOT_SWITCHED)
+    missing = ids - _switched_controls(role) - set(NOT_SWITCHED) - set(_not_waivable())
     assert not missing, (
         f"roles/{role}: a waiver of {sorted(missing)} would switch nothing off; add a "
         "`when: \"'<id>' not in <role>_waived\"`, a radshield_files entry tag or a template condition"
@@ -524,3 +539,29 @@ def test_packages_play_installs_what_the_roles_install(tmp_path, inputs):
         gone = {"clamav", "clamav-daemon", "aide", "libpam-pwquality"}
         assert not gone & set(site["plain"] + site["recommends"])
         assert "nftables" in site["plain"]  # fail2ban still needs it
+
+
+def test_the_not_waivable_controls_are_controls_and_never_switched_off():
+    nw = _not_waivable()
+    assert set(nw) <= TABLE_IDS, sorted(set(nw) - TABLE_IDS)
+    for cid in nw:
+        role = cid.split(".")[0]
+        assert cid not in _switched_controls(role), f"roles/{role} switches {cid} off for a waiver"
+
+
+@pytest.mark.parametrize(
+    ("role", "unit"),
+    [("pacs_forwarder", "radshield-forwarder.service.j2"),
+     ("pacs_archive_copy", "radshield-archive-copy.service.j2")],
+)  # fmt: skip
+def test_a_waived_sandbox_is_left_out_of_the_recovery_units(tmp_path, role, unit):
+    facts = {"ansible_facts": {"virtualization_type": "kvm"}}
+    full = _lines(_render(tmp_path, role, unit, [], **facts))
+    assert "ProtectSystem=strict" in full and "NoNewPrivileges=yes" in full
+    waived = _lines(_render(tmp_path, role, unit, [f"{role}.service_sandbox"], **facts))
+    assert not any(
+        ln.startswith(("ProtectSystem", "SystemCallFilter", "CapabilityBoundingSet"))
+        for ln in waived
+    )
+    assert "NoNewPrivileges=yes" in waived and any("waived here" in ln for ln in waived)
+    assert f"User={'radshield-fwd' if role == 'pacs_forwarder' else 'radshield-arc'}" in waived
