@@ -12,6 +12,7 @@ the role-specific ones (a role's own list schema, its lockout guard) are at the 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 
@@ -32,6 +33,13 @@ _USER = re.compile(r"^[^\s:]+$")
 # A POSIX user or group name as useradd/groupadd take it on Debian (at most 32 characters).
 _POSIX_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 _INT = re.compile(r"-?[0-9]+")
+# Characters of a plain absolute path (no blanks, quotes, globs or shell metacharacters).
+PATH_CHARS = "A-Za-z0-9_./@+-"
+_CLAMAV_DB = re.compile(
+    r".*\.(cvd|cld|cud|hdb|hsb|mdb|msb|ndb|ldb|cdb|ign2|fp|sfp|ftm|pdb|wdb|yar|yara|cbc|idb|crb)"
+)
+_CLAMAV_HASH = re.compile(r"[0-9a-fA-F]{32,64}:([0-9]+|\*):[A-Za-z0-9._-]+")
+_MIRROR = re.compile(r"(https?://)?[A-Za-z0-9.-]+(:[0-9]+)?(/\S*)?")
 # crypt(3): yescrypt, sha512, sha256, bcrypt, gost-yescrypt (a prefix check: never print it)
 _CRYPT = re.compile(r"\$(y|6|5|2b|gy)\$")
 _SSH_KEY = re.compile(
@@ -170,6 +178,41 @@ def controller_file_errors(value, name, check_mode=False, why=""):
     if _blank(value) or not (check_mode or os.path.isfile(str(value))):
         return [f"{name}: '{'' if value is None else value}' is not a file on the controller{why}"]
     return []
+
+
+def path_errors(value, name, chars=PATH_CHARS, root_ok=True):
+    """An absolute path (a string starting with '/'), of `chars` only (a regex character
+    class; None: any); `root_ok=False` refuses '/' itself."""
+    ok = isinstance(value, str) and value.startswith("/") and (root_ok or value != "/")
+    if ok and chars is not None:
+        ok = re.fullmatch(f"/[{chars}]*", value) is not None
+    if ok:
+        return []
+    only = "" if chars is None else f" (only {chars.replace('A-Za-z0-9', 'letters, digits and ')})"
+    return [f"{name}: '{value}' is not an absolute path{only}"]
+
+
+def path_list_errors(values, name, chars=PATH_CHARS, required=False, hint=""):
+    """A list of absolute paths (`path_errors`), each named by its index; empty only when not
+    `required` (`hint` says why it is)."""
+    if not isinstance(values, (list, tuple)):
+        return [f"{name}: must be a list of absolute paths, not {_kind(values)}"]
+    if required and not values:
+        return nonempty_errors(values, name, what="path", hint=hint)
+    return [e for i, v in enumerate(values) for e in path_errors(v, f"{name}[{i}]", chars)]
+
+
+def address_list_errors(values, name):
+    """A list of IPv4/IPv6 addresses or networks in CIDR notation, each named by its index."""
+    if not isinstance(values, (list, tuple)):
+        return [f"{name}: must be a list of addresses or CIDRs, not {_kind(values)}"]
+    errors = []
+    for i, v in enumerate(values):
+        try:
+            ipaddress.ip_network(v if isinstance(v, str) else "", strict=False)
+        except ValueError:
+            errors.append(f"{name}[{i}]: '{v}' is not an address or a CIDR")
+    return errors
 
 
 def only_if(errors, condition):
@@ -313,6 +356,49 @@ def backup_server_client_errors(clients, name, min_length, weak, min_name=""):
     return errors
 
 
+def endpoint_protection_clamav_errors(mirror_url, signature_files, hash_signatures, scan_paths,
+                                      quarantine_dir):  # fmt: skip
+    """ClamAV's inputs: a signature source (the Internet is not reachable), the mirror as a
+    host or http(s) URL, database file names ClamAV loads, hash signatures as sigtool writes
+    them, and a quarantine directory of its own (not scanned, not a system directory)."""
+    errors = []
+    files = signature_files if isinstance(signature_files, (list, tuple)) else []
+    hashes = hash_signatures if isinstance(hash_signatures, (list, tuple)) else []
+    if _blank(mirror_url) and not files and not hashes:
+        errors.append(
+            "ClamAV has no signatures: set endpoint_protection_clamav_mirror_url (a private"
+            " freshclam mirror) or endpoint_protection_clamav_signature_files (signature files on"
+            " the controller) (or endpoint_protection_clamav_hash_signatures); signatures cannot"
+            " be downloaded from the Internet here"
+        )
+    if not _blank(mirror_url) and not _MIRROR.fullmatch(str(mirror_url)):
+        errors.append(
+            f"endpoint_protection_clamav_mirror_url: '{mirror_url}' is not a host name or"
+            " http(s) URL"
+        )
+    for var, items, pattern, what in (
+        ("endpoint_protection_clamav_signature_files", signature_files, _CLAMAV_DB,
+         "a ClamAV database file name (.cvd, .hdb, .ndb ...)"),
+        ("endpoint_protection_clamav_hash_signatures", hash_signatures, _CLAMAV_HASH,
+         'a hash signature "<md5|sha1|sha256>:<size|*>:<name>"'),
+    ):  # fmt: skip
+        if not isinstance(items, (list, tuple)):
+            errors.append(f"{var}: must be a list, not {_kind(items)}")
+            continue
+        errors += [
+            f"{var}[{i}]: '{v}' is not {what}"
+            for i, v in enumerate(items)
+            if not (isinstance(v, str) and pattern.fullmatch(v))
+        ]
+    scanned = scan_paths if isinstance(scan_paths, (list, tuple)) else []
+    if quarantine_dir in scanned or quarantine_dir in ("/", "/var", "/var/lib", "/tmp"):
+        errors.append(
+            f"endpoint_protection_clamav_quarantine_dir: '{quarantine_dir}' is not a directory of"
+            " its own (a scanned path, or a system directory)"
+        )
+    return errors
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -327,6 +413,9 @@ class FilterModule:
             "nonempty_errors": nonempty_errors,
             "duration_errors": duration_errors,
             "controller_file_errors": controller_file_errors,
+            "path_errors": path_errors,
+            "path_list_errors": path_list_errors,
+            "address_list_errors": address_list_errors,
             "only_if": only_if,
             "int_errors": int_errors,
             "posix_name_errors": posix_name_errors,
@@ -336,4 +425,5 @@ class FilterModule:
             "access_control_account_errors": access_control_account_errors,
             "access_control_guard_errors": access_control_guard_errors,
             "backup_server_client_errors": backup_server_client_errors,
+            "endpoint_protection_clamav_errors": endpoint_protection_clamav_errors,
         }

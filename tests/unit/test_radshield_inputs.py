@@ -317,3 +317,67 @@ def test_backup_server_client_errors():
         "c[3].name: '' is not a plain host name (A-Z a-z 0-9 . _ -, a letter or digit first)",
     ]
     assert f.backup_server_client_errors([{**good[0], "name": 5}], "c", 16, weak) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "kw", "ok"),
+    [("/", {}, True), ("/srv/dicom@import+1", {}, True), ("/etc/nftables.d", {"root_ok": False}, True),
+     ("/a b", {"chars": None}, True), ("/", {"root_ok": False}, False), ("rel/x", {}, False),
+     ("", {}, False), ("/a b", {}, False), ("/a;b", {}, False), ("/a@b", {"chars": "A-Za-z0-9_./-"}, False),
+     (None, {}, False), (["/x"], {}, False), ("rel", {"chars": None}, False), ("/x\n", {}, False)],
+)  # fmt: skip
+def test_path_errors(value, kw, ok):
+    errors = f.path_errors(value, N, **kw)
+    assert (errors == []) is ok, errors
+    assert all(e.startswith(f"{N}: '{value}' is not an absolute path") for e in errors)
+
+
+def test_path_list_and_address_list_errors():
+    assert f.path_list_errors(["/etc", "/srv"], N) == [] and f.path_list_errors([], N) == []
+    assert f.path_list_errors([], N, required=True, hint="on") == ["role_var: no path given; on"]
+    assert [e.split(":")[0] for e in f.path_list_errors(["/etc", "x", "/y", "z z"], N)] == [
+        "role_var[1]", "role_var[3]",
+    ]  # fmt: skip
+    assert f.path_list_errors("/etc", N) == [
+        "role_var: must be a list of absolute paths, not a string"
+    ]
+    good = ["10.0.0.1", "10.213.30.0/24", "10.213.30.7/24", "fd00::1", "fd00:30::/64"]
+    assert f.address_list_errors(good, N) == []
+    bad = ["10.0.0.1", "10.0.0.300", "10.0.0.0/33", "host.lan", "", None, "::::", "1.2.3.4/-1"]
+    assert [e.split(":")[0] for e in f.address_list_errors(bad, N)] == [
+        f"role_var[{i}]" for i in range(1, 8)
+    ]
+    assert f.address_list_errors("10.0.0.1", N) != []
+
+
+def test_endpoint_protection_clamav_errors():
+    c = f.endpoint_protection_clamav_errors
+    q = "/var/lib/radshield/quarantine"
+    eicar = "44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test"
+    for sources in (("av-mirror.lan", [], []), ("", ["/s/main.cvd"], []), ("", [], [eicar])):
+        assert c(*sources, ["/home"], q) == [], sources
+    for url in ("http://m.lan:8080/clamav", "https://m.lan", "m.lan:3128", "10.0.0.5"):
+        assert c(url, [], [], ["/home"], q) == [], url
+    (msg,) = c("", [], [], ["/home"], q)
+    assert (
+        msg.startswith("ClamAV has no signatures")
+        and "endpoint_protection_clamav_mirror_url" in msg
+    )
+    for url in ("ftp://m.lan", "http://m lan", "http://user@m.lan", "m.lan:port"):
+        assert c(url, [], [eicar], ["/home"], q) == [
+            f"endpoint_protection_clamav_mirror_url: '{url}' is not a host name or http(s) URL"
+        ]
+    errors = c("", ["/s/a.cvd", "/s/readme.txt", "/s/x.yara", "/s/hdb"],
+               [eicar, "nothex:1:x", "a" * 64 + ":*:n", "a" * 31 + ":1:n", eicar + " x"], ["/home"], q)  # fmt: skip
+    assert [e.split(":")[0] for e in errors] == [
+        "endpoint_protection_clamav_signature_files[1]", "endpoint_protection_clamav_signature_files[3]",
+        "endpoint_protection_clamav_hash_signatures[1]", "endpoint_protection_clamav_hash_signatures[3]",
+        "endpoint_protection_clamav_hash_signatures[4]",
+    ]  # fmt: skip
+    for quarantine, scanned in ((q, [q]), ("/var", []), ("/", []), ("/tmp", []), ("/var/lib", [])):
+        (msg,) = c("m.lan", [], [], scanned, quarantine)
+        assert msg.startswith("endpoint_protection_clamav_quarantine_dir: ")
+    assert c("m.lan", "x.cvd", None, [], q) == [
+        "endpoint_protection_clamav_signature_files: must be a list, not a string",
+        "endpoint_protection_clamav_hash_signatures: must be a list, not nothing",
+    ]
