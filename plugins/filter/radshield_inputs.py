@@ -39,6 +39,7 @@ _CLAMAV_DB = re.compile(
     r".*\.(cvd|cld|cud|hdb|hsb|mdb|msb|ndb|ldb|cdb|ign2|fp|sfp|ftm|pdb|wdb|yar|yara|cbc|idb|crb)"
 )
 _CLAMAV_HASH = re.compile(r"[0-9a-fA-F]{32,64}:([0-9]+|\*):[A-Za-z0-9._-]+")
+_RATE = re.compile(r"[0-9]+/(second|minute|hour|day)")
 _MIRROR = re.compile(r"(https?://)?[A-Za-z0-9.-]+(:[0-9]+)?(/\S*)?")
 # crypt(3): yescrypt, sha512, sha256, bcrypt, gost-yescrypt (a prefix check: never print it)
 _CRYPT = re.compile(r"\$(y|6|5|2b|gy)\$")
@@ -213,6 +214,13 @@ def address_list_errors(values, name):
         except ValueError:
             errors.append(f"{name}[{i}]: '{v}' is not an address or a CIDR")
     return errors
+
+
+def rate_errors(value, name, example="5/minute"):
+    """An nftables `limit rate`: a count per second, minute, hour or day."""
+    if isinstance(value, str) and _RATE.fullmatch(value):
+        return []
+    return [f"{name}: '{value}' is not a rate like {example} (per second, minute, hour or day)"]
 
 
 def only_if(errors, condition):
@@ -416,6 +424,7 @@ class FilterModule:
             "path_errors": path_errors,
             "path_list_errors": path_list_errors,
             "address_list_errors": address_list_errors,
+            "rate_errors": rate_errors,
             "only_if": only_if,
             "int_errors": int_errors,
             "posix_name_errors": posix_name_errors,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.unit.playbook_runner import run_playbook
+from tests.unit.playbook_runner import role_inputs, run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "host_firewall"
@@ -274,3 +274,55 @@ def test_good_input_passes_the_checks(tmp_path):
     proc = _run_role_check(tmp_path, {}, "--tags", "host_firewall.inputs")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
     assert "failed=0" in proc.stdout
+
+
+# ------------------------------------- every check at once (role_inputs: the role's input check)
+
+BAD_ALL = {
+    **GOOD,
+    "host_firewall_segments": {**GOOD["host_firewall_segments"], "dmz": "10.1.2.0/33", "any": "10.9.0.0/16"},
+    "host_firewall_allow": [
+        *GOOD["host_firewall_allow"],
+        {"service": "bad name!", "port": 70000, "from": ["radiology", "10.0.0.300/24"]},
+        {"service": "x", "port": "0-22", "from": []},
+    ],
+    "host_firewall_output_policy": "drop",
+    "host_firewall_output_allow": [{"service": "dns", "port": 53, "proto": "udp", "to": ["nowhere"]}],
+    "host_firewall_icmp_rate": "fast",
+    "host_firewall_log_rate": "5/week",
+    "host_firewall_include_dir": "relative/nftables.d",
+}  # fmt: skip
+NAMED_ALL = [
+    "host_firewall_segments.dmz",
+    "host_firewall_segments: 'any' is reserved",
+    "host_firewall_allow[5].service",
+    "host_firewall_allow[5].port",
+    "host_firewall_allow[5].from[0]",
+    "host_firewall_allow[5].from[1]",
+    "host_firewall_allow[6].port",
+    "host_firewall_allow[6].from",
+    "host_firewall_output_allow[0].to[0]",
+    "host_firewall_icmp_rate",
+    "host_firewall_log_rate",
+    "host_firewall_include_dir",
+]
+
+
+@pytest.mark.parametrize(
+    ("over", "named", "not_named"),
+    [
+        (BAD_ALL, NAMED_ALL, ["host_firewall_allow[0]", "host_firewall_allow[4]", "segments.mgmt"]),
+        ({"host_firewall_include_dir": "/", "host_firewall_icmp_rate": "10/second",
+          "host_firewall_log_rate": "1/day"}, ["host_firewall_include_dir"], ["_rate"]),
+        ({"host_firewall_include_dir": "/etc/nft d"}, ["host_firewall_include_dir"], ["_rate"]),
+    ],
+    ids=["every-check", "root-include-dir", "blank-in-include-dir"],
+)  # fmt: skip
+def test_every_bad_value_is_named(tmp_path, over, named, not_named):
+    proc = role_inputs("host_firewall", tmp_path, {**GOOD, **over}, "--check")
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    (error,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("[ERROR]")]
+    for needle in named:
+        assert needle in error, f"{needle!r} not named:\n{error}"
+    for needle in not_named:
+        assert needle not in error, f"{needle!r} named:\n{error}"

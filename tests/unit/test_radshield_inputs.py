@@ -381,3 +381,15 @@ def test_endpoint_protection_clamav_errors():
         "endpoint_protection_clamav_signature_files: must be a list, not a string",
         "endpoint_protection_clamav_hash_signatures: must be a list, not nothing",
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("10/second", True), ("5/minute", True), ("100/hour", True), ("1/day", True),
+     ("5/week", False), ("fast", False), ("5 /minute", False), ("/minute", False), ("5/minutes", False),
+     ("", False), (None, False), (5, False), ("5/minute\n", False)],
+)  # fmt: skip
+def test_rate_errors(value, ok):
+    errors = f.rate_errors(value, N, example="10/second")
+    assert (errors == []) is ok, errors
+    assert all(e.startswith(f"{N}: '{value}' is not a rate like 10/second") for e in errors)
