@@ -24,8 +24,10 @@ WEAK_SECRETS = frozenset(
 # Refused anywhere in a password (compared lower-case), where a role asks for it.
 WEAK_PARTS = ("example", "changeme", "change-me", "placeholder")
 _URL = re.compile(
-    r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<host>[^/?#:\s@]+)(:(?P<port>[0-9]{1,5}))?(?P<path>/[^?#\s]*)?$"
+    r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<host>\[[0-9A-Fa-f:.]+\]|[^/?#:\s@\[\]]+)"
+    r"(:(?P<port>[0-9]{1,5}))?(?P<path>/[^?#\s]*)?(?P<query>\?[^#\s]*)?$"
 )
+_USERINFO = re.compile(r"//[^/?#\s]*@")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -92,24 +94,44 @@ def user_errors(value, name):
     return []
 
 
-def url_errors(value, name, schemes=("https",), required=True, paths=False):
-    """scheme://host[:port] (and a /path when `paths`) with one of `schemes` (https only by
-    default: PHI in transit); an empty value is an error only when `required`."""
+def _ipv6_literal_ok(host: str) -> bool:
+    if not host.startswith("["):
+        return True
+    try:
+        return ipaddress.ip_address(host[1:-1]).version == 6
+    except ValueError:
+        return False
+
+
+def url_errors(value, name, schemes=("https",), required=True, paths=False, query=False):
+    """scheme://host[:port] (and a /path when `paths`, a ?query when `query`) with one of
+    `schemes` (https only by default: PHI in transit); the host may be an [IPv6] literal; an
+    empty value is an error only when `required`. Credentials in a URL are refused and never
+    printed."""
     if _blank(value):
         return [f"{name}: required ({'/'.join(schemes)}://host[:port])"] if required else []
+    shown = _USERINFO.sub("//***@", str(value))
     m = _URL.match(str(value))
     if (
         not m
+        or not _ipv6_literal_ok(m.group("host"))
         or (m.group("port") and not 0 < int(m.group("port")) < 65536)
         or (m.group("path") not in (None, "/") and not paths)
+        or (m.group("query") is not None and not query)
     ):
-        return [
-            f"{name}: '{value}' is not a URL (scheme://host[:port]{'[/path]' if paths else ''})"
-        ]
+        form = f"scheme://host[:port]{'[/path]' if paths else ''}{'[?query]' if query else ''}"
+        return [f"{name}: '{shown}' is not a URL ({form})"]
     if m.group("scheme") not in schemes:
         return [
-            f"{name}: '{value}' is not {' or '.join(s + '://' for s in schemes)} (PHI in transit)"
+            f"{name}: '{shown}' is not {' or '.join(s + '://' for s in schemes)} (PHI in transit)"
         ]
+    return []
+
+
+def differ_errors(value, name, other, other_name):
+    """`value` is not `other` (two secrets that must not be the same one)."""
+    if not _blank(other) and value == other:
+        return [f"{name}: must differ from {other_name}"]
     return []
 
 
@@ -425,6 +447,7 @@ class FilterModule:
             "path_list_errors": path_list_errors,
             "address_list_errors": address_list_errors,
             "rate_errors": rate_errors,
+            "differ_errors": differ_errors,
             "only_if": only_if,
             "int_errors": int_errors,
             "posix_name_errors": posix_name_errors,

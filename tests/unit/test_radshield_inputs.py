@@ -393,3 +393,27 @@ def test_rate_errors(value, ok):
     errors = f.rate_errors(value, N, example="10/second")
     assert (errors == []) is ok, errors
     assert all(e.startswith(f"{N}: '{value}' is not a rate like 10/second") for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("value", "kw", "ok"),
+    [("https://[fd00:40::5]:8000", {}, True), ("https://[::1]", {}, True),
+     ("https://siem/hook?token=x", {"paths": True, "query": True}, True),
+     ("https://[10.0.0.1]:8000", {}, False), ("https://[zz::1]", {}, False), ("https://fd00::5:8000", {}, False),
+     ("https://siem/hook?token=x", {"paths": True}, False), ("https://siem/hook#frag", {"paths": True, "query": True}, False),
+     ("https://b/a b", {"paths": True}, False), ("https://b:abc", {}, False)],
+)  # fmt: skip
+def test_url_errors_ipv6_and_query(value, kw, ok):
+    assert (f.url_errors(value, N, **kw) == []) is ok
+
+
+def test_url_credentials_are_never_printed():
+    for url in ("https://user:s3cret@host:8000", "http://user:s3cret@host"):
+        (msg,) = f.url_errors(url, N)
+        assert "s3cret" not in msg and "//***@host" in msg, msg
+
+
+def test_differ_errors():
+    assert f.differ_errors("a", N, "b", "other") == []
+    assert f.differ_errors("", N, "", "other") == [] and f.differ_errors(None, N, None, "o") == []
+    assert f.differ_errors("same", N, "same", "other") == ["role_var: must differ from other"]
