@@ -27,6 +27,8 @@ The assessment document (``--out``) is the input of `radshield report`; its sche
                           "evidence_error": null | "...",
                           "firewall": {input_default_drop, accepts: [{table, chain, handle,
                                        comment, family, saddr, proto, dport, other}]} | null,
+                          "updates": {pending, security: [names], lists_age_seconds} | null,
+                          "pending_updates": <count of pending security updates> | null,
                           "score": 0-100 | null, "counts": {pass, fail, not_applicable, error},
                           "results": [{id, status, reason, checks: [{check, ok, observed}]}]}},
      "summary": {"score", "counts", "critical_failed": ["<host>:<id>", ...],
@@ -217,6 +219,9 @@ def host_request(control_list: list[Control], hostvars: dict) -> tuple[dict, dic
     # The live input rules, for the flow map's undeclared flows (flows.live_undeclared).
     if ctl.role_applies("host_firewall", group_names(hostvars)):
         req["nftables"] = True
+    # Pending security updates (apt's simulation), for the register (risk.py, G-6).
+    if ctl.role_applies("baseline", group_names(hostvars)):
+        req["updates"] = True
     return req, render_errors
 
 
@@ -411,6 +416,19 @@ def parse_ansible_json(stdout: str, stderr: str, hosts: list[str]) -> dict[str, 
 # ------------------------------------------------------------------------------ assess
 
 
+def pending_updates(evidence: dict | None) -> dict | None:
+    """The upgrades apt would install, from the collector's ``updates``: counts, the security
+    ones by name, and the age of apt's lists (stale lists hide updates). None: not read."""
+    up = (evidence or {}).get("updates") or {}
+    if not up.get("ok"):
+        return None
+    return {
+        "pending": len(up.get("pending", [])),
+        "security": sorted(up.get("security", [])),
+        "lists_age_seconds": up.get("lists_age_seconds"),
+    }
+
+
 def live_firewall(evidence: dict | None) -> dict | None:
     """What the host's live nftables lets in (``nft -j list ruleset`` through the collector):
     ``input_default_drop`` (some input filter chain drops by default) and the ``accepts`` of
@@ -448,6 +466,8 @@ def assess_hosts(
             "groups": hv.get("group_names", []),
             "container": ev.get("container") if ev_ok else None,
             "firewall": live_firewall(ev) if ev_ok else None,
+            "updates": (up := pending_updates(ev) if ev_ok else None),
+            "pending_updates": len(up["security"]) if up else None,
             "evidence_error": None if ev_ok else (ev or {}).get("error", "no evidence"),
             "score": _score(counts),
             "counts": counts,

@@ -264,10 +264,11 @@ def register(
                     "updates",
                     host,
                     "pending_updates",
-                    f"{pending} pending update(s)",
+                    f"{pending} pending security update(s)",
                     lk,
                     im,
-                    "Apply the pending updates (unattended-upgrades, or apt-get upgrade in the next window).",
+                    "Apply the pending security updates (unattended-upgrade, or apt-get upgrade in the next window).",
+                    ", ".join(((h.get("updates") or {}).get("security") or [])[:30]),
                 )
             )
     nodes = {n["host"]: n for n in flowmap.get("nodes", [])}

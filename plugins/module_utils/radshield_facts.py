@@ -63,7 +63,7 @@ LIST_SECTIONS = (
     "env",
 )
 BOOL_OR_LIST_SECTIONS = ("groups", "host_keys", "mounts")
-BOOL_SECTIONS = ("sshd", "accounts", "nftables")
+BOOL_SECTIONS = ("sshd", "accounts", "nftables", "updates")
 
 
 class RequestError(ValueError):
@@ -137,6 +137,8 @@ def normalize_request(request):
         host_keys: bool | [types or paths]   host keys: mode, owner, bits, fingerprint, ...
         mounts: bool | [targets]     /proc/self/mounts (true: every mount point)
         nftables: bool               nft -j list ruleset as tables, chains and policies
+        updates: bool                pending upgrades from apt's own simulation (no lock, no
+                                     download): all and security ones, age of the lists
         orthanc: bool | {config: path}   package, unit state, configuration file(s)
         audit: {suid_sgid: bool, world_writable: bool, roots: [paths], exclude: [paths],
                 max_results: n, max_seconds: s}   bounded walk of one file system per root
@@ -830,6 +832,53 @@ def nftables():
     return {"available": True, "ok": True, "tables": tables}
 
 
+# One line per package apt would install: "Inst libc6 [2.36-9+deb12u4] (2.36-9+deb12u7
+# Debian-Security:12/stable-security [amd64])"; the origin names a security suite.
+_APT_INST = re.compile(r"^Inst (\S+) (?:\[(\S+)\] )?\((\S+) ([^\[)]*?)\s*(?:\[[^]]*\])?\)")
+_SECURITY_ORIGIN = re.compile(r"(^|[\s,])[^\s,]*[Ss]ecurity\b|/[^\s,]*-security\b")
+
+
+def parse_apt_simulation(text):
+    """`apt-get -s dist-upgrade` -> [{name, from, to, origin, security}], sorted by name."""
+    out = []
+    for line in (text or "").splitlines():
+        m = _APT_INST.match(line)
+        if not m:
+            continue
+        origin = m.group(4).strip()
+        out.append(
+            {
+                "name": m.group(1),
+                "from": m.group(2),
+                "to": m.group(3),
+                "origin": origin,
+                "security": bool(_SECURITY_ORIGIN.search(origin)),
+            }
+        )
+    return sorted(out, key=lambda p: p["name"])
+
+
+def updates():
+    """Pending upgrades as apt sees them from its current lists (read-only: a simulation, no
+    lock, nothing downloaded; apt-daily refreshes the lists, so their age is reported)."""
+    exe = _which("apt-get")
+    if not exe:
+        return {"ok": False, "error": "apt-get not installed"}
+    rc, out, err = run([exe, "-s", "-q", "-o", "Debug::NoLocking=1", "dist-upgrade"], timeout=120)
+    if rc != 0:
+        return {"ok": False, "error": (err.strip() or f"apt-get exited {rc}")[-500:]}
+    pkgs = parse_apt_simulation(out)
+    lists = _glob.glob("/var/lib/apt/lists/*Release")
+    newest = max((os.stat(p).st_mtime for p in lists), default=None)
+    return {
+        "ok": True,
+        "pending": [p["name"] for p in pkgs],
+        "security": [p["name"] for p in pkgs if p["security"]],
+        "packages": pkgs[:200],
+        "lists_age_seconds": None if newest is None else round(time.time() - newest),
+    }
+
+
 def orthanc(opts):
     """Orthanc's package, unit and configuration file(s) (never their text: it holds passwords)."""
     config = opts.get("config", ORTHANC_CONFIG)
@@ -944,6 +993,8 @@ def collect(request):
         section("mounts", mounts, req["mounts"])
     if req["nftables"]:
         section("nftables", nftables)
+    if req["updates"]:
+        section("updates", updates)
     if req["orthanc"]:
         section("orthanc", orthanc, req["orthanc"])
     if req["audit"]:

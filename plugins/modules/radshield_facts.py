@@ -133,6 +133,13 @@ options:
         chains C(accepts): what each accept rule lets in, C(saddr), C(proto), C(dport)) and
         C(sets)).
     type: bool
+  updates:
+    description:
+      - >-
+        Answer C(updates) from apt's own simulation (C(apt-get -s dist-upgrade), no lock,
+        nothing downloaded): C(pending) and C(security) package names, C(packages) (C(name),
+        C(from), C(to), C(origin), C(security)) and C(lists_age_seconds).
+    type: bool
   orthanc:
     description:
       - >-
@@ -277,6 +284,10 @@ nftables:
   description: C(available), C(ok), C(tables) (or C(error)).
   type: dict
   returned: when O(nftables) is true
+updates:
+  description: C(ok), C(pending), C(security), C(packages), C(lists_age_seconds) (or C(error)).
+  type: dict
+  returned: when O(updates) is true
 orthanc:
   description: C(package), C(service), C(config), C(config_files).
   type: dict
@@ -324,6 +335,7 @@ SECTIONS = {
     "host_keys": {"type": "raw"},
     "mounts": {"type": "raw"},
     "nftables": {"type": "bool"},
+    "updates": {"type": "bool"},
     "orthanc": {"type": "raw"},
     "audit": {"type": "dict"},
     "commands": {"type": "list", "elements": "list"},

@@ -382,6 +382,7 @@ def test_host_request_only_for_roles_of_the_host():
     probe, _ = assess.host_request(table, {"group_names": ["untrusted"]})
     assert ws["sshd"] and "/etc/login.defs" in ws["files"]
     assert ws["nftables"] is True  # the live input rules, for the flow map (flows.live_undeclared)
+    assert ws["updates"] is True  # pending security updates, for the register (G-6)
     assert probe == assess.empty_request()
     ws_only = {f for f in ws["files"] if "dconf" in f or "ws-out" in f or "workstation" in f}
     assert ws_only and not ws_only & set(pacs["files"])  # workstation controls stay on workstations
@@ -668,3 +669,27 @@ def test_documents_are_deterministic_but_for_generated_at(tmp_path):
     _, b = _main(tmp_path, _evidence_file(tmp_path))
     a.pop("generated_at"), b.pop("generated_at")
     assert a == b
+
+
+def test_pending_security_updates_reach_the_host_document_and_the_register():
+    from radshield import risk
+
+    ev = {"container": {"is_container": False}, "updates": {
+        "ok": True, "pending": ["base-files", "libssl3", "openssl"],
+        "security": ["openssl", "libssl3"], "lists_age_seconds": 3600}}  # fmt: skip
+    hv = {"group_names": ["managed"]}
+    doc = assess.build_document([], {"pacs-01": hv}, {"pacs-01": ev}, "after")
+    h = doc["hosts"]["pacs-01"]
+    assert h["pending_updates"] == 2
+    assert h["updates"] == {
+        "pending": 3,
+        "security": ["libssl3", "openssl"],
+        "lists_age_seconds": 3600,
+    }
+    reg = [r for r in risk.register(doc, None, None) if r["kind"] == "updates"]
+    assert len(reg) == 1 and reg[0]["title"] == "2 pending security update(s)"
+    assert reg[0]["detail"] == "libssl3, openssl"
+    failed = {"container": {"is_container": False}, "updates": {"ok": False, "error": "x"}}
+    doc = assess.build_document([], {"pacs-01": hv}, {"pacs-01": failed}, "after")
+    assert doc["hosts"]["pacs-01"]["pending_updates"] is None
+    assert not [r for r in risk.register(doc, None, None) if r["kind"] == "updates"]

@@ -500,3 +500,42 @@ def test_normalize_request():
     assert req["host_keys"] is True and req["orthanc"] == {"config": "/etc/o.json"}
     assert req["audit"] is False and req["mounts"] is False
     assert facts.normalize_request(None)["packages"] == []
+
+
+APT_SIM = """NOTE: This is only a simulation!
+Reading package lists...
+Inst base-files [12.4+deb12u11] (12.4+deb12u15 Debian:12.15/oldstable [amd64])
+Inst libgcrypt20 [1.10.1-3] (1.10.1-3+deb12u1 Debian:12.15/oldstable, Debian-Security:12/oldstable-security [amd64])
+Inst libpam-modules-bin [1.5.2-6+deb12u2] (1.5.2-6+deb12u3 Debian-Security:12/oldstable-security [amd64]) \
+[libpam-modules:amd64 on libpam-modules-bin:amd64] [libpam-modules:amd64 ]
+Inst openssl [3.0.20-1~deb12u2] (3.0.22-1~deb12u2 Ubuntu:22.04/jammy-security [amd64])
+Inst newpkg (1.0 Debian:12.15/oldstable [all])
+Conf base-files (12.4+deb12u15 Debian:12.15/oldstable [amd64])
+"""
+
+
+def test_parse_apt_simulation_names_the_security_upgrades():
+    pkgs = {p["name"]: p for p in facts.parse_apt_simulation(APT_SIM)}
+    assert sorted(pkgs) == ["base-files", "libgcrypt20", "libpam-modules-bin", "newpkg", "openssl"]
+    assert [n for n, p in sorted(pkgs.items()) if p["security"]] == [
+        "libgcrypt20", "libpam-modules-bin", "openssl"
+    ]  # fmt: skip
+    assert (
+        pkgs["libgcrypt20"]["from"] == "1.10.1-3"
+        and pkgs["libgcrypt20"]["to"] == "1.10.1-3+deb12u1"
+    )
+    assert pkgs["newpkg"]["from"] is None and pkgs["base-files"]["security"] is False
+    assert facts.parse_apt_simulation("") == []
+
+
+def test_updates_on_this_machine_match_apts_own_simulation():
+    if not shutil.which("apt-get"):
+        pytest.skip("not a Debian-family machine")
+    got = facts.updates()
+    assert got["ok"], got
+    sim = subprocess.run(["apt-get", "-s", "-o", "Debug::NoLocking=1", "dist-upgrade"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    inst = {ln.split()[1]: ln for ln in sim.splitlines() if ln.startswith("Inst ")}
+    assert got["pending"] == sorted(inst)
+    assert got["security"] == sorted(n for n, ln in inst.items() if "-security" in ln)
+    assert got["lists_age_seconds"] is None or got["lists_age_seconds"] >= 0
