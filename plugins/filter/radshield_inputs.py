@@ -41,6 +41,8 @@ _CLAMAV_DB = re.compile(
     r".*\.(cvd|cld|cud|hdb|hsb|mdb|msb|ndb|ldb|cdb|ign2|fp|sfp|ftm|pdb|wdb|yar|yara|cbc|idb|crb)"
 )
 _CLAMAV_HASH = re.compile(r"[0-9a-fA-F]{32,64}:([0-9]+|\*):[A-Za-z0-9._-]+")
+# A DICOM AE title as Orthanc takes it (1-16 of A-Z a-z 0-9 _ - space, no edge blank).
+_AET = re.compile(r"[A-Za-z0-9_ -]{1,16}")
 _RATE = re.compile(r"[0-9]+/(second|minute|hour|day)")
 _MIRROR = re.compile(r"(https?://)?[A-Za-z0-9.-]+(:[0-9]+)?(/\S*)?")
 # crypt(3): yescrypt, sha512, sha256, bcrypt, gost-yescrypt (a prefix check: never print it)
@@ -245,6 +247,16 @@ def rate_errors(value, name, example="5/minute"):
     return [f"{name}: '{value}' is not a rate like {example} (per second, minute, hour or day)"]
 
 
+def dicom_aet_errors(value, name):
+    """A DICOM Application Entity title: 1-16 of A-Z a-z 0-9 '_', '-' and space, no leading or
+    trailing blank."""
+    if isinstance(value, str) and _AET.fullmatch(value) and value == value.strip():
+        return []
+    return [
+        f"{name}: '{value}' is not a DICOM AE title (1-16 of A-Z 0-9 _ - space, no edge blanks)"
+    ]
+
+
 def only_if(errors, condition):
     """`errors` while `condition` holds (a feature switched on), else none: the checks of a
     feature that is off do not stop the role. Truth as Jinja's `{% if %}` had it."""
@@ -429,6 +441,38 @@ def endpoint_protection_clamav_errors(mirror_url, signature_files, hash_signatur
     return errors
 
 
+def pacs_orthanc_user_errors(users, name, min_length, weak, min_name=""):
+    """pacs_orthanc_users: per user (named by its index) an HTTP Basic user name and a password
+    that is not an example or the user's name, long enough."""
+    errors = []
+    for i, u in enumerate(users if isinstance(users, (list, tuple)) else []):
+        p = f"{name}[{i}]"
+        u = u if isinstance(u, dict) else {}
+        user = "" if u.get("name") is None else str(u.get("name"))
+        errors += user_errors(user, f"{p}.name") + secret_errors(
+            u.get("password"), f"{p}.password", user=user, min_length=min_length, env_file=False,
+            weak=weak, min_name=min_name, owner=f"user '{user}'",
+        )  # fmt: skip
+    return errors
+
+
+def pacs_orthanc_modality_errors(modalities, name):
+    """pacs_orthanc_modalities: per peer (named by its index) an AE title, a host (Orthanc
+    checks the address of every modality) and a TCP port (104 when left out)."""
+    errors = []
+    for i, m in enumerate(modalities if isinstance(modalities, (list, tuple)) else []):
+        p = f"{name}[{i}]"
+        m = m if isinstance(m, dict) else {}
+        errors += dicom_aet_errors(m.get("aet", ""), f"{p}.aet")
+        if _blank(m.get("host")) or not str(m.get("host")).strip():
+            errors.append(
+                f"{p}.host: missing; Orthanc checks the address of every modality"
+                " (DicomCheckModalityHost)"
+            )
+        errors += int_errors(m.get("port", 104), f"{p}.port", lo=1, hi=65535, unit="a TCP port")
+    return errors
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -448,6 +492,7 @@ class FilterModule:
             "address_list_errors": address_list_errors,
             "rate_errors": rate_errors,
             "differ_errors": differ_errors,
+            "dicom_aet_errors": dicom_aet_errors,
             "only_if": only_if,
             "int_errors": int_errors,
             "posix_name_errors": posix_name_errors,
@@ -458,4 +503,6 @@ class FilterModule:
             "access_control_guard_errors": access_control_guard_errors,
             "backup_server_client_errors": backup_server_client_errors,
             "endpoint_protection_clamav_errors": endpoint_protection_clamav_errors,
+            "pacs_orthanc_user_errors": pacs_orthanc_user_errors,
+            "pacs_orthanc_modality_errors": pacs_orthanc_modality_errors,
         }

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from radshield.migrate import testbed
-from tests.unit.playbook_runner import run_playbook
+from tests.unit.playbook_runner import role_inputs, run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "pacs_orthanc"
@@ -450,3 +450,105 @@ def test_orthanc_refuses_untrusted_self_signed_client_certificate(orthanc, tmp_p
     args += ["--aet", "MOD01", "--cert", str(crt), "--key", str(key)]
     res = _client("echo", "--port", str(extra["pacs_orthanc_dicom_port"]), *args)
     assert not res["established"], res
+
+
+# ------------------------------------- every check at once (role_inputs: the role's input check)
+
+CA = "/etc/ssl/certs/ca-certificates.crt"
+GOOD_PW = ["A-long-enough-password-42", "Another-long-password-43"]
+SOUND = {
+    "pacs_orthanc_aet": "RADSHIELD PACS",
+    "pacs_orthanc_users": [
+        {"name": "admin", "password": GOOD_PW[0]},
+        {"name": "viewer", "password": GOOD_PW[1]},
+    ],
+    "pacs_orthanc_modalities": [
+        {"aet": "MOD01", "host": "10.213.10.31", "allow": ["echo", "store"]},
+        {"aet": "WS_01-A", "host": "ws-01", "port": 11112},
+        {"aet": "A" * 16, "host": "10.0.0.9", "port": 65535},
+    ],
+    "pacs_orthanc_pki_mode": "provided",
+    "pacs_orthanc_tls_cert_src": CA,
+    "pacs_orthanc_tls_key_src": CA,
+    "pacs_orthanc_tls_ca_src": CA,
+}
+BAD_ALL = {
+    **SOUND,
+    "pacs_orthanc_aet": " PACS",
+    "pacs_orthanc_users": [
+        {"name": "adm:in", "password": GOOD_PW[0]},
+        {"name": "viewer", "password": ""},
+        {"name": "viewer", "password": "VIEWER"},  # the name twice; the password is the name
+        {"name": "tech", "password": "Orthanc"},
+        {"name": "short", "password": "Sh0rt-pass"},
+    ],
+    "pacs_orthanc_modalities": [
+        {"aet": "MOD01", "host": "10.0.0.1"},
+        {"aet": "mod01", "host": " "},  # MOD01 again (AE titles compare case-blind)
+        {"aet": "A" * 17, "host": "h", "port": 0},
+        {"aet": "CT\\01", "host": "h", "port": 70000},
+        {"aet": "OK", "host": "h"},
+    ],
+    "pacs_orthanc_tls_key_src": "",
+    "pacs_orthanc_tls_ca_src": "/no/such/ca.crt",
+}
+NAMED_ALL = [
+    "pacs_orthanc_aet",
+    "pacs_orthanc_users[0].name",
+    "pacs_orthanc_users[1].password",
+    "pacs_orthanc_users[2].password",
+    "pacs_orthanc_users[3].password",
+    "pacs_orthanc_users[4].password",
+    "pacs_orthanc_password_min_length",
+    "pacs_orthanc_users: ",  # viewer twice
+    "pacs_orthanc_modalities[1].host",
+    "pacs_orthanc_modalities[2].aet",
+    "pacs_orthanc_modalities[2].port",
+    "pacs_orthanc_modalities[3].aet",
+    "pacs_orthanc_modalities[3].port",
+    "pacs_orthanc_modalities: ",  # MOD01 twice
+    "pacs_orthanc_tls_key_src",
+    "pacs_orthanc_tls_ca_src",
+]
+NOT_NAMED_ALL = [
+    "users[0].password",
+    "users[2].name",
+    "modalities[0]",
+    "modalities[4]",
+    "tls_cert_src",
+]
+# generate mode: the provided files are not looked at
+EMPTY = {**SOUND, "pacs_orthanc_users": [], "pacs_orthanc_aet": "", "pacs_orthanc_pki_mode": "generate",
+         "pacs_orthanc_tls_cert_src": ""}  # fmt: skip
+
+
+def _inputs(tmp_path, values):
+    values = {"pacs_orthanc_pki_dir": str(tmp_path / "pki"), **values}
+    return role_inputs("pacs_orthanc", tmp_path, values, "--check")
+
+
+def test_sound_input_passes_role_inputs(tmp_path):
+    proc = _inputs(tmp_path, SOUND)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "failed=0" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("values", "named", "not_named"),
+    [(BAD_ALL, NAMED_ALL, NOT_NAMED_ALL),
+     (EMPTY, ["pacs_orthanc_users: no", "pacs_orthanc_aet"], ["_src", "modalities"])],
+    ids=["every-check", "no-users"],
+)  # fmt: skip
+def test_every_bad_value_is_named(tmp_path, values, named, not_named):
+    proc = _inputs(tmp_path, values)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    (error,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("[ERROR]")]
+    assert "pacs_orthanc: invalid input:" in error
+    for needle in named:
+        assert needle in error, f"{needle!r} not named:\n{error}"
+    for needle in not_named:
+        assert needle not in error, f"{needle!r} named:\n{error}"
+    for pw in (*GOOD_PW, "Sh0rt-pass"):
+        assert pw not in out
+    assert not (tmp_path / "pki").exists()

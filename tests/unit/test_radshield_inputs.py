@@ -417,3 +417,41 @@ def test_differ_errors():
     assert f.differ_errors("a", N, "b", "other") == []
     assert f.differ_errors("", N, "", "other") == [] and f.differ_errors(None, N, None, "o") == []
     assert f.differ_errors("same", N, "same", "other") == ["role_var: must differ from other"]
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("RADSHIELD_PACS", True), ("MOD 01", True), ("A" * 16, True), ("ws-1", True),
+     ("", False), ("A" * 17, False), (" PACS", False), ("PACS ", False), ("CT\\01", False),
+     ("PACS\u00e9", False), ("PACS\n", False), (None, False), (104, False)],
+)  # fmt: skip
+def test_dicom_aet_errors(value, ok):
+    errors = f.dicom_aet_errors(value, N)
+    assert (errors == []) is ok, errors
+    assert all(e.startswith(f"{N}: ") for e in errors)
+
+
+def test_pacs_orthanc_user_errors():
+    pw = "A-long-enough-password-42"
+    weak = ["orthanc", "changeme"]
+    assert f.pacs_orthanc_user_errors([{"name": "admin", "password": pw}], "u", 16, weak) == []
+    bad = [{"name": "adm:in", "password": pw}, {"name": "a b", "password": pw}, {"name": "", "password": pw},
+           {"name": "v", "password": ""}, {"name": "v", "password": "V"}, {"name": "t", "password": "Orthanc"},
+           {"name": "s", "password": "Sh0rt-pass"}, {"password": pw}, "junk"]  # fmt: skip
+    errors = f.pacs_orthanc_user_errors(bad, "u", 16, weak, min_name="min")
+    assert [e.split(":")[0] for e in errors] == [
+        "u[0].name", "u[1].name", "u[2].name", "u[3].password", "u[4].password", "u[5].password",
+        "u[6].password", "u[7].name", "u[8].name", "u[8].password",
+    ]  # fmt: skip
+    assert "u[6].password: user 's' is shorter than min (16)" in errors
+    assert all(pw not in e for e in errors)
+
+
+def test_pacs_orthanc_modality_errors():
+    good = [{"aet": "MOD01", "host": "10.0.0.1"}, {"aet": "WS", "host": "ws", "port": "11112"}]
+    assert f.pacs_orthanc_modality_errors(good, "m") == []
+    bad = [{"aet": "A" * 17, "host": "h", "port": 0}, {"aet": "OK", "host": " "}, {"aet": "OK", "port": 70000},
+           {"aet": "OK", "host": "h", "port": None}, {"host": "h"}]  # fmt: skip
+    assert [e.split(":")[0] for e in f.pacs_orthanc_modality_errors(bad, "m")] == [
+        "m[0].aet", "m[0].port", "m[1].host", "m[2].host", "m[2].port", "m[3].port", "m[4].aet",
+    ]  # fmt: skip
