@@ -257,6 +257,29 @@ def dicom_aet_errors(value, name):
     ]
 
 
+def at_least_errors(value, name, other, other_name, strict=False):
+    """`value` is at least (`strict`: more than) `other`, compared only when both are whole
+    numbers (`int_errors` names the one that is not)."""
+    a, b = _int(value), _int(other)
+    if a is None or b is None or a > b or (a == b and not strict):
+        return []
+    if strict:
+        return [f"{name}: must be more than {other_name} ({other})"]
+    return [f"{name}: smaller than {other_name} ({other})"]
+
+
+def argv_errors(value, name):
+    """A command as an argv list: [] (none), or non-empty strings, the first an absolute path
+    (no shell, no search of PATH)."""
+    ok = isinstance(value, (list, tuple)) and (
+        not value
+        or (all(isinstance(a, str) and a != "" for a in value) and str(value[0]).startswith("/"))
+    )
+    if ok:
+        return []
+    return [f"{name}: must be [] or an argv list of strings, the first an absolute path"]
+
+
 def only_if(errors, condition):
     """`errors` while `condition` holds (a feature switched on), else none: the checks of a
     feature that is off do not stop the role. Truth as Jinja's `{% if %}` had it."""
@@ -493,6 +516,8 @@ class FilterModule:
             "rate_errors": rate_errors,
             "differ_errors": differ_errors,
             "dicom_aet_errors": dicom_aet_errors,
+            "at_least_errors": at_least_errors,
+            "argv_errors": argv_errors,
             "only_if": only_if,
             "int_errors": int_errors,
             "posix_name_errors": posix_name_errors,

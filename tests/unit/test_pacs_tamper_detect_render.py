@@ -73,9 +73,9 @@ def test_defaults_pass_the_input_check(tmp_path):
         ({"pacs_tamper_detect_mass_window": "ten"}, "argument 'pacs_tamper_detect_mass_window' is of type str"),
         ({"pacs_tamper_detect_canary_min_size": 1000, "pacs_tamper_detect_canary_max_size": 10},
          "pacs_tamper_detect_canary_max_size: smaller than"),
-        ({"pacs_tamper_detect_heartbeat_max_age": 30}, "pacs_tamper_detect_heartbeat_max_age: must be longer than"),
+        ({"pacs_tamper_detect_heartbeat_max_age": 30}, "pacs_tamper_detect_heartbeat_max_age: must be more than"),
         ({"pacs_tamper_detect_webhook_url": "http://siem:8080/hook", "pacs_tamper_detect_webhook_ca_src": CA},
-         "pacs_tamper_detect_webhook_url: 'http://siem:8080/hook' is not an https:// URL"),
+         "pacs_tamper_detect_webhook_url: 'http://siem:8080/hook' is not https://"),
         ({"pacs_tamper_detect_webhook_url": "https://siem/hook"}, "pacs_tamper_detect_webhook_ca_src: '' is not a file"),
         ({"pacs_tamper_detect_on_alert_command": ["isolate"]}, "pacs_tamper_detect_on_alert_command: must be []"),
         ({"pacs_tamper_detect_on_alert_command": "/usr/local/sbin/isolate"}, "pacs_tamper_detect_on_alert_command: must be []"),
@@ -137,3 +137,75 @@ def test_webhook_and_command_render_and_pass_the_check(tmp_path):
         "CapabilityBoundingSet=CAP_DAC_READ_SEARCH CAP_NET_ADMIN"
         in (out / "radshield-tamper-watch.service").read_text()
     )
+
+
+# ----------------------------------------------------- every check at once (fewer, fuller runs)
+
+INTS = ["mass_threshold", "mass_delete_threshold", "mass_window", "heartbeat_interval", "heartbeat_max_age",
+        "canary_count", "canary_min_size", "canary_max_size", "webhook_timeout"]  # fmt: skip
+SOUND = {
+    "pacs_tamper_detect_storage_dir": "/srv/orthanc storage",  # any absolute path
+    **{f"pacs_tamper_detect_{k}": 1 for k in INTS},
+    "pacs_tamper_detect_heartbeat_interval": "30",  # as `-e` gives it
+    "pacs_tamper_detect_heartbeat_max_age": 31,
+    "pacs_tamper_detect_canary_min_size": 100,
+    "pacs_tamper_detect_canary_max_size": 100,
+    "pacs_tamper_detect_webhook_url": "https://siem.practice.lan:8443/hook?source=pacs-01",
+    "pacs_tamper_detect_webhook_ca_src": CA,
+    "pacs_tamper_detect_on_alert_command": ["/usr/local/sbin/radshield-isolate", "--now"],
+}
+BAD_ALL = {
+    "pacs_tamper_detect_storage_dir": "orthanc/storage",
+    "pacs_tamper_detect_mass_threshold": 0,
+    "pacs_tamper_detect_mass_delete_threshold": -5,
+    "pacs_tamper_detect_mass_window": True,
+    "pacs_tamper_detect_canary_count": 0,
+    "pacs_tamper_detect_webhook_timeout": 0,
+    "pacs_tamper_detect_heartbeat_interval": 30,
+    "pacs_tamper_detect_heartbeat_max_age": 30,
+    "pacs_tamper_detect_canary_min_size": 1000,
+    "pacs_tamper_detect_canary_max_size": 10,
+    "pacs_tamper_detect_webhook_url": "http://siem:8080/hook",
+    "pacs_tamper_detect_webhook_ca_src": "",
+    "pacs_tamper_detect_on_alert_command": ["isolate"],
+}
+NOT_NAMED_ALL = [
+    "heartbeat_interval:",
+    "canary_min_size:",
+]  # sound, but the others are compared to them
+NAMED_ALL = [f"{k}:" for k in BAD_ALL if k[len("pacs_tamper_detect_") :] + ":" not in NOT_NAMED_ALL]
+NAMED_ALL += ["pacs_tamper_detect_canary_max_size: smaller than"]
+BAD_MORE = {
+    "pacs_tamper_detect_webhook_url": "https://siem/hook",
+    "pacs_tamper_detect_webhook_ca_src": "/no/such/ca.crt",
+    "pacs_tamper_detect_on_alert_command": ["/usr/local/sbin/isolate", ""],
+    "pacs_tamper_detect_heartbeat_interval": True,  # not a number: the order is not compared
+    "pacs_tamper_detect_heartbeat_max_age": 0,
+}
+NAMED_MORE = [
+    "webhook_ca_src:",
+    "on_alert_command:",
+    "heartbeat_interval:",
+    "heartbeat_max_age: '0'",
+]
+
+
+def test_sound_values_pass(tmp_path):
+    proc = _inputs(tmp_path, **SOUND)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("over", "named", "not_named"),
+    [(BAD_ALL, NAMED_ALL, NOT_NAMED_ALL), (BAD_MORE, NAMED_MORE, ["webhook_url:", "storage_dir:", "must be more than"]),
+     ({"pacs_tamper_detect_on_alert_command": ["/bin/x", 5]}, ["on_alert_command:"], ["webhook"])],
+    ids=["every-check", "webhook-ca-and-order", "non-string-argv"],
+)  # fmt: skip
+def test_every_bad_value_is_named(tmp_path, over, named, not_named):
+    proc = _inputs(tmp_path, **over)
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    (error,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("[ERROR]")]
+    for needle in named:
+        assert needle in error, f"{needle!r} not named:\n{error}"
+    for needle in not_named:
+        assert needle not in error, f"{needle!r} named:\n{error}"

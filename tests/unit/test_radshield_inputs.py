@@ -455,3 +455,22 @@ def test_pacs_orthanc_modality_errors():
     assert [e.split(":")[0] for e in f.pacs_orthanc_modality_errors(bad, "m")] == [
         "m[0].aet", "m[0].port", "m[1].host", "m[2].host", "m[2].port", "m[3].port", "m[4].aet",
     ]  # fmt: skip
+
+
+def test_at_least_errors():
+    a = f.at_least_errors
+    assert a(10, N, 10, "lo") == [] and a("11", N, 10, "lo", strict=True) == []
+    assert a(9, N, 10, "lo") == ["role_var: smaller than lo (10)"]
+    assert a(10, N, 10, "lo", strict=True) == ["role_var: must be more than lo (10)"]
+    for x, y in ((True, 10), ("x", 10), (5, None), (5, 2.5)):  # int_errors names these
+        assert a(x, N, y, "lo") == [] and a(y, N, x, "lo", strict=True) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [([], True), (["/usr/local/sbin/isolate"], True), (("/bin/x", "--now", "-v"), True),
+     (["isolate"], False), (["/bin/x", ""], False), (["/bin/x", 5], False), ([""], False),
+     ("/usr/local/sbin/isolate", False), ({"cmd": "/bin/x"}, False), (None, False), (5, False)],
+)  # fmt: skip
+def test_argv_errors(value, ok):
+    assert (f.argv_errors(value, N) == []) is ok
