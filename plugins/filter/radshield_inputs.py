@@ -321,6 +321,13 @@ def posix_name_errors(value, name, what="user name"):
     return [f"{name}: '{value}' is not a {what} (a-z 0-9 _ -, a letter or _ first, at most 32)"]
 
 
+def name_list_errors(values, name, what="user name"):
+    """A list of user or group names (`posix_name_errors`), each named by its index."""
+    if not isinstance(values, (list, tuple)):
+        return [f"{name}: must be a list of {what}s, not {_kind(values)}"]
+    return [e for i, v in enumerate(values) for e in posix_name_errors(v, f"{name}[{i}]", what)]
+
+
 def crypt_hash_errors(value, name, required=False):
     """A crypt(3) hash ($y$ yescrypt, $6$ sha512 ...), never a clear-text password; an empty
     value is an error only when `required`. The value is never printed."""
@@ -521,6 +528,7 @@ class FilterModule:
             "only_if": only_if,
             "int_errors": int_errors,
             "posix_name_errors": posix_name_errors,
+            "name_list_errors": name_list_errors,
             "crypt_hash_errors": crypt_hash_errors,
             "ssh_key_errors": ssh_key_errors,
             "unique_errors": unique_errors,

@@ -474,3 +474,14 @@ def test_at_least_errors():
 )  # fmt: skip
 def test_argv_errors(value, ok):
     assert (f.argv_errors(value, N) == []) is ok
+
+
+def test_name_list_errors():
+    assert f.name_list_errors(["alice", "_svc-1"], N) == [] and f.name_list_errors([], N) == []
+    errors = f.name_list_errors(["rsadmins", "Bad Group", "ok", 5], N, what="group name")
+    assert [e.split(":")[0] for e in errors] == ["role_var[1]", "role_var[3]"]
+    assert all("is not a group name" in e for e in errors)
+    # a string is not iterated character by character (each letter passed the Jinja loop)
+    assert f.name_list_errors("rsadmins", N, what="group name") == [
+        "role_var: must be a list of group names, not a string"
+    ]
