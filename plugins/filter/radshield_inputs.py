@@ -43,6 +43,8 @@ _CLAMAV_DB = re.compile(
 _CLAMAV_HASH = re.compile(r"[0-9a-fA-F]{32,64}:([0-9]+|\*):[A-Za-z0-9._-]+")
 # A DICOM AE title as Orthanc takes it (1-16 of A-Z a-z 0-9 _ - space, no edge blank).
 _AET = re.compile(r"[A-Za-z0-9_ -]{1,16}")
+_UMASK = re.compile(r"0?[0-7]{3}")
+_CLOCK = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 _RATE = re.compile(r"[0-9]+/(second|minute|hour|day)")
 _MIRROR = re.compile(r"(https?://)?[A-Za-z0-9.-]+(:[0-9]+)?(/\S*)?")
 # crypt(3): yescrypt, sha512, sha256, bcrypt, gost-yescrypt (a prefix check: never print it)
@@ -278,6 +280,22 @@ def argv_errors(value, name):
     if ok:
         return []
     return [f"{name}: must be [] or an argv list of strings, the first an absolute path"]
+
+
+def umask_errors(value, name, floor="027"):
+    """A umask as a string of three octal digits (a leading 0 allowed) masking at least the
+    bits `floor` masks (027: no write for the group, nothing for others)."""
+    need = int(floor, 8)
+    if isinstance(value, str) and _UMASK.fullmatch(value) and int(value, 8) & need == need:
+        return []
+    return [f"{name}: '{value}' is not a umask (three octal digits) at least as strict as {floor}"]
+
+
+def clock_time_errors(value, name):
+    """A time of day as HH:MM (24 hours)."""
+    if isinstance(value, str) and _CLOCK.fullmatch(value):
+        return []
+    return [f"{name}: '{value}' is not a time of day HH:MM (00:00 to 23:59)"]
 
 
 def only_if(errors, condition):
@@ -525,6 +543,8 @@ class FilterModule:
             "dicom_aet_errors": dicom_aet_errors,
             "at_least_errors": at_least_errors,
             "argv_errors": argv_errors,
+            "umask_errors": umask_errors,
+            "clock_time_errors": clock_time_errors,
             "only_if": only_if,
             "int_errors": int_errors,
             "posix_name_errors": posix_name_errors,

@@ -3,6 +3,9 @@ value gives one message naming the variable, each sound value none."""
 
 from __future__ import annotations
 
+import itertools
+import re
+
 import pytest
 from ansible_collections.radshield.hardening.plugins.filter import radshield_inputs as f
 
@@ -485,3 +488,26 @@ def test_name_list_errors():
     assert f.name_list_errors("rsadmins", N, what="group name") == [
         "role_var: must be a list of group names, not a string"
     ]
+
+
+def test_umask_errors_accept_what_the_jinja_regex_did():
+    """Every 3- and 4-digit candidate: the same verdict as the role's old `^0?[0-7][2367]7$`."""
+    old = re.compile(r"^0?[0-7][2367]7$")
+    for n in (3, 4):
+        for digits in itertools.product("0123456789", repeat=n):
+            v = "".join(digits)
+            assert (f.umask_errors(v, N) == []) is bool(old.match(v)), v
+    for v in ("", "27", "00027", "0o27", None, 23, "027\n"):
+        assert f.umask_errors(v, N) != [], v
+    assert (
+        f.umask_errors("077", N, floor="077") == [] and f.umask_errors("027", N, floor="077") != []
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("00:00", True), ("03:00", True), ("23:59", True), ("24:00", False), ("3:00", False),
+     ("12:60", False), ("12-00", False), ("", False), (None, False), ("03:00\n", False)],
+)  # fmt: skip
+def test_clock_time_errors(value, ok):
+    assert (f.clock_time_errors(value, N) == []) is ok
