@@ -58,3 +58,19 @@ def role_inputs(role: str, tmp_path: Path, values: dict, *args: str) -> subproce
     )
     return run_playbook("-i", "localhost,", str(play), "--tags", f"{role}.inputs",
                         "-e", extra_vars(tmp_path, values), *args)  # fmt: skip
+
+
+def refusal(proc: subprocess.CompletedProcess) -> str:
+    """The one ``[ERROR]`` line of a run that a role's input check stopped (rc != 0)."""
+    assert proc.returncode != 0, (proc.stdout + proc.stderr)[-3000:]
+    (error,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("[ERROR]")]
+    return error
+
+
+def assert_names(error: str, named, not_named=(), rest: str | None = None) -> None:
+    """Every ``named`` needle is in the error line, no ``not_named`` one in ``rest`` (the
+    error line itself unless given)."""
+    for needle in named:
+        assert needle in error, f"{needle!r} not named:\n{error}"
+    for needle in not_named:
+        assert needle not in (error if rest is None else rest), f"{needle!r} named:\n{error}"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.unit.playbook_runner import role_inputs, run_playbook
+from tests.unit.playbook_runner import assert_names, refusal, role_inputs, run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "host_firewall"
@@ -320,9 +320,5 @@ NAMED_ALL = [
 )  # fmt: skip
 def test_every_bad_value_is_named(tmp_path, over, named, not_named):
     proc = role_inputs("host_firewall", tmp_path, {**GOOD, **over}, "--check")
-    assert proc.returncode != 0, proc.stdout[-3000:]
-    (error,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("[ERROR]")]
-    for needle in named:
-        assert needle in error, f"{needle!r} not named:\n{error}"
-    for needle in not_named:
-        assert needle not in error, f"{needle!r} named:\n{error}"
+    error = refusal(proc)
+    assert_names(error, named, not_named)
