@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import html
 import ipaddress
-import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from radshield import controls as ctl
 from radshield import hostvars
@@ -315,15 +315,18 @@ def _recovery_flows(inv, segs: dict, addrs: dict) -> list[dict]:
                 url = (
                     f"https://s3.{hv.get('pacs_archive_copy_region') or 'us-east-1'}.amazonaws.com"
                 )
-            m = re.match(r"^(?P<scheme>https?)://(?P<host>\[[^]]+\]|[^/:]+)(:(?P<port>\d+))?", url)
-            if not m:
+            u = urlsplit(url)
+            if u.scheme not in ("http", "https") or not u.hostname:
                 continue
-            target = m.group("host").strip("[]")
+            target = u.hostname
             if target in ("127.0.0.1", "::1", "localhost", host):
                 continue
-            port = int(m.group("port") or (443 if m.group("scheme") == "https" else 80))
+            try:
+                port = u.port or (443 if u.scheme == "https" else 80)
+            except ValueError:  # a port out of range: the role's input check refuses it
+                continue
             dst = _owner(target, addrs) or (target if _seg_of(target, segs) else OUTSIDE)
-            enc = m.group("scheme") == "https"
+            enc = u.scheme == "https"
             out.append(
                 _flow(host, dst, port, "tcp", service, _seg_of(target, segs), enc,
                       auth if enc else "none", purpose, f"{host}: {var}")
