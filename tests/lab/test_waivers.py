@@ -30,10 +30,10 @@ BANNER = "/etc/issue.net"
 HAND_EDIT = "changed by hand during the waiver test\n"
 
 
-def _waiver(control: str, expires: datetime.date) -> dict:
+def _waiver(control: str, expires: datetime.date, host: str = HOST) -> dict:
     return {
         "control": control,
-        "hosts": [HOST],
+        "hosts": [host],
         "justification": "the CT vendor's service tool logs in with a password (lab test)",
         "owner": "Practice manager (lab)",
         "expires": expires.isoformat(),
@@ -69,15 +69,19 @@ def _inventory(lab, tmp_path: Path, waivers: list[dict]) -> Path:
     return inv / "hosts.yml"
 
 
-def _harden(inventory: Path, *limit: str) -> subprocess.CompletedProcess:
+def _harden(
+    inventory: Path, *limit: str, playbook: str = "playbooks/harden.yml", tags: str = "all"
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [
             str(VENV_BIN / "ansible-playbook"),
             "-i",
             str(inventory),
-            "playbooks/harden.yml",
+            playbook,
             "--limit",
             ",".join(limit or (HOST,)),
+            "--tags",
+            tags,
         ],
         cwd=ROOT,
         env=ansible_env(),
@@ -92,10 +96,10 @@ def _sshd(lab, host: str) -> dict[str, str]:
     return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
 
 
-def _assess(inventory: Path, tmp_path: Path, name: str) -> tuple[int, dict]:
+def _assess(inventory: Path, tmp_path: Path, name: str, host: str = HOST) -> tuple[int, dict]:
     out = tmp_path / f"{name}.json"
     rc = assess.main(
-        ["-i", str(inventory), "--limit", HOST, "--label", name, "--out", str(out), "-q"]
+        ["-i", str(inventory), "--limit", host, "--label", name, "--out", str(out), "-q"]
     )
     return rc, (json.loads(out.read_text()) if out.exists() else {})
 
@@ -178,3 +182,52 @@ def test_an_expired_waiver_fails_the_playbook_before_any_change(hardened_lab, tm
     finally:
         lab.exec(HOST, "mv", f"{BANNER}.waiver-test", BANNER, check=False)
         _restore(lab)
+
+
+PACS = "pacs-01"
+RECOVERY_UNITS = {
+    "pacs_backup.schedule": "radshield-pacs-backup.timer",
+    "pacs_tamper_detect.watch": "radshield-tamper-watch.service",
+}
+
+
+def _unit_state(lab, unit: str) -> tuple[str, str]:
+    enabled = lab.exec(PACS, "systemctl", "is-enabled", unit, check=False).stdout.strip()
+    active = lab.exec(PACS, "systemctl", "is-active", unit, check=False).stdout.strip()
+    return enabled, active
+
+
+def test_waived_recovery_services_are_stopped_and_return_without_the_waiver(hardened_lab, tmp_path):
+    """A waiver of the PACS's backup schedule and of its ransomware watcher (a storage
+    migration weekend, say): the recovery roles stop and disable exactly those units on the
+    PACS, a second run changes nothing, assess says waived, and the lab's own inventory (no
+    waiver) brings both back."""
+    lab = hardened_lab
+    today = datetime.datetime.now(datetime.UTC).date()
+    expires = today + datetime.timedelta(days=3)
+    inv = _inventory(lab, tmp_path, [_waiver(cid, expires, host=PACS) for cid in RECOVERY_UNITS])
+    for unit in RECOVERY_UNITS.values():
+        assert _unit_state(lab, unit) == ("enabled", "active"), unit
+    tags = ",".join(RECOVERY_UNITS)
+    try:
+        proc = _harden(inv, PACS, playbook="playbooks/recover.yml", tags=tags)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 0, tail(out, 80)
+        assert recap(out)[PACS]["changed"] >= 2, tail(out, 40)
+        for unit in RECOVERY_UNITS.values():
+            assert _unit_state(lab, unit) == ("disabled", "inactive"), unit
+        again = _harden(inv, PACS, playbook="playbooks/recover.yml", tags=tags)
+        out = again.stdout + again.stderr
+        assert again.returncode == 0 and recap(out)[PACS]["changed"] == 0, tail(out, 60)
+
+        _, doc = _assess(inv, tmp_path, "waived-recovery", host=PACS)
+        results = {r["id"]: r for r in doc["hosts"][PACS]["results"]}
+        for cid in RECOVERY_UNITS:
+            assert results[cid]["status"] == "waived", results[cid]
+            assert results[cid]["status_evaluated"] == "fail", results[cid]  # really stopped
+        assert results["pacs_backup.credentials"]["status"] == "pass"  # not waived, not touched
+    finally:
+        proc = _harden(Path(lab.inventory), PACS, playbook="playbooks/recover.yml")
+        assert proc.returncode == 0, tail(proc.stdout + proc.stderr, 80)
+    for unit in RECOVERY_UNITS.values():
+        assert _unit_state(lab, unit) == ("enabled", "active"), unit
