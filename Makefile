@@ -27,7 +27,7 @@ endif
 
 .PHONY: help setup lab lab-up lab-down lab-status ping harden check assess probe report \
         lint unit migrate-test standby-test backup-test tamper-test lab-test molecule test bench bench-migrate \
-        bench-forward bench-backup bench-tamper loopback-tests clean mutate-infra drill plan \
+        bench-forward bench-forward-lab bench-backup bench-tamper loopback-tests clean mutate-infra drill plan \
         verify-cloud prowler
 
 help: ## list the targets
@@ -134,6 +134,9 @@ bench-migrate: setup ## migrate/restore throughput vs raw put_object, GET+PUT lo
 
 bench-forward: setup ## forwarder lag (C-STORE ack -> on the standby, p50/p95) and throughput vs a GET+POST loop floor
 	$(BIN)/python -m radshield.standby.bench
+
+bench-forward-lab: setup ## lab only, after `make lab`: forwarder lag under a sustained C-STORE load from mod-01 (p50/p95 vs its poll interval)
+	$(BIN)/python -m radshield.standby.lab_bench
 
 bench-backup: setup ## restic backup/restore MB/s through rclone's append-only HTTPS server vs a tar stream floor
 	$(BIN)/python -m radshield.backup_bench

@@ -1,7 +1,7 @@
 """`make bench`: wall times of the lab's main operations, as ratios to a floor measured in the
 same run (`ansible managed -m setup`, the cheapest thing Ansible does on every host).
 
-Steps (each timed once, in this order, on the 4 managed lab hosts):
+Steps (each timed once, in this order, on the 6 managed lab hosts):
   lab-up cold       fresh containers (the image is cached)
   lab-up warm       nothing to do
   floor             ansible managed -m setup (mitogen), and the same over plain OpenSSH
@@ -60,7 +60,7 @@ def changed_total(out: str) -> int:
 
 
 def main() -> int:
-    print("radshield bench (4 managed hosts + probe host; 2-core machine)")
+    print("radshield bench (6 managed hosts + probe host; 2-core machine)")
     results: dict[str, float] = {}
     lab.down()
     results["lab-up cold"], _ = timed("lab-up cold", [sys.executable, "-m", "radshield.lab", "up"])
