@@ -11,6 +11,10 @@ Steps (each timed once, in this order, on the 6 managed lab hosts):
   assess            radshield assess over the lab
   probe             radshield probe
   make lab warm     lab already up and hardened
+  like-for-like     fresh containers again, then site.yml on the four hosts and the roles the
+                    lab had before the recovery issue (pacs-01, ws-01, mod-01, jump-01; the
+                    recovery roles skipped by tag) cold and warm (three runs, median): the
+                    figures comparable with the earlier 4-host measurements
   make lab cold     after make lab-down (image cached)
   dicom             C-STORE throughput over DICOM TLS vs plain DICOM (radshield.bench_dicom)
 
@@ -19,6 +23,7 @@ Results are printed and written to reports/bench.json. Measure speed here, never
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import statistics
@@ -59,9 +64,51 @@ def changed_total(out: str) -> int:
     return sum(int(n) for n in re.findall(r"changed=(\d+)", out))
 
 
-def main() -> int:
+# The lab and the roles of the earlier measurements (before pacs-02, backup-01 and the
+# recovery roles): same hosts, same plays, for a like-for-like comparison.
+EARLIER_HOSTS = "pacs-01,ws-01,mod-01,jump-01"
+RECOVERY_ROLES = "pacs_backup,pacs_tamper_detect,pacs_forwarder,pacs_archive_copy,backup_server"
+
+
+def like_for_like(results: dict[str, float]) -> int:
+    """site.yml cold and warm on the earlier lab's four hosts without the recovery roles."""
+    lab.down()
+    timed("lab-up cold (l4l)", [sys.executable, "-m", "radshield.lab", "up"])
+    site = [str(BIN / "ansible-playbook"), "-i", INV, "playbooks/site.yml",
+            "--limit", EARLIER_HOSTS, "--skip-tags", RECOVERY_ROLES]  # fmt: skip
+    results["site cold (4 hosts, earlier roles)"], _ = timed("site cold (l4l)", site)
+    runs, changed = [], 0
+    for i in range(3):
+        dt, out = timed(f"site warm (l4l) #{i + 1}", site)
+        runs.append(dt)
+        changed += changed_total(out)
+    results["site warm (4 hosts, earlier roles)"] = statistics.median(runs)
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m radshield.bench", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--only-like-for-like", action="store_true",
+                    help="only the floor and the 4-host like-for-like steps")  # fmt: skip
+    args = ap.parse_args(argv)
     print("radshield bench (6 managed hosts + probe host; 2-core machine)")
     results: dict[str, float] = {}
+    if args.only_like_for_like:
+        lab.down()
+        timed("lab-up cold", [sys.executable, "-m", "radshield.lab", "up"])
+        setup = [str(BIN / "ansible"), "managed", "-i", INV, "-m", "ansible.builtin.setup"]
+        results["floor"], _ = timed("floor (setup)", setup)
+        changed = like_for_like(results)
+        for k, v in results.items():
+            print(f"  {k:<36} {v:7.1f}   {v / results['floor']:6.1f} x floor")
+        out_dir = ROOT / "reports"
+        out_dir.mkdir(exist_ok=True)
+        (out_dir / "bench-like-for-like.json").write_text(
+            json.dumps({"seconds": results, "warm_changed": changed}, indent=1) + "\n"
+        )
+        return 0 if changed == 0 else 1
     lab.down()
     results["lab-up cold"], _ = timed("lab-up cold", [sys.executable, "-m", "radshield.lab", "up"])
     results["lab-up warm"], _ = timed("lab-up warm", [sys.executable, "-m", "radshield.lab", "up"])
@@ -101,6 +148,7 @@ def main() -> int:
     ]
     results["probe"], _ = timed("probe", probe)
     results["make lab warm"], _ = timed("make lab warm", ["make", "--no-print-directory", "lab"])
+    warm_changed += like_for_like(results)
     lab.down()
     results["make lab cold"], _ = timed("make lab cold", ["make", "--no-print-directory", "lab"])
     _, dicom = timed("dicom", [sys.executable, "-m", "radshield.bench_dicom"], check=False)
