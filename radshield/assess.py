@@ -193,6 +193,8 @@ def derive_request(checks: list[dict]) -> dict:
             sets["sysctls"].add(str(chk["sysctl"]))
         elif kind == "user":
             sets["users"].add(str(chk["user"]))
+        elif kind == "updates":
+            req["updates"] = True
         elif kind == "command":
             argv = [str(a) for a in chk["command"]]
             if argv not in commands:

@@ -236,6 +236,28 @@ def _check_json(chk: dict, ev: dict) -> tuple[bool | None, Any]:
     return ok, observed
 
 
+def _check_updates(chk: dict, ev: dict) -> tuple[bool | None, Any]:
+    """The upgrades apt would install from its current lists (``security``: from the
+    security archive; ``pending``: any) number at most ``max``, and those lists are no older
+    than ``lists_max_age`` (stale lists hide pending updates). Not read: not assessed."""
+    up = ev.get("updates")
+    if up is None:
+        return None, "pending updates not in evidence"
+    if not up.get("ok"):
+        return None, f"apt's simulation failed: {up.get('error', '?')}"
+    which = str(chk["updates"])
+    if which not in ("security", "pending"):
+        raise ValueError(f"updates must be 'security' or 'pending', not {which!r}")
+    names = sorted(up.get(which) or [])
+    observed: dict[str, Any] = {which: len(names), "packages": names[:20]}
+    ok = len(names) <= int(chk.get("max", 0))
+    if "lists_max_age" in chk:
+        age = up.get("lists_age_seconds")
+        observed["lists_age_seconds"] = age
+        ok &= age is not None and float(age) <= duration_seconds(chk["lists_max_age"])
+    return ok, observed
+
+
 CHECKERS = {
     "sshd": _check_sshd,
     "file": _check_file,
@@ -246,6 +268,7 @@ CHECKERS = {
     "command": _check_command,
     "user": _check_user,
     "json": _check_json,
+    "updates": _check_updates,
 }
 
 

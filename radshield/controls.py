@@ -46,6 +46,7 @@ CHECK_TYPES: dict[str, frozenset[str]] = {
     "command": frozenset({"rc", "stdout_regex", "stdout_not_regex"}),
     "user": frozenset({"exists", "locked", "shell_regex", "groups_include"}),
     "json": frozenset({"key", "equals", "max", "max_age"}),
+    "updates": frozenset({"max", "lists_max_age"}),
 }
 
 HIPAA_SAFEGUARDS: dict[str, str] = {

@@ -255,7 +255,13 @@ def register(
                 )
             )
         pending = h.get("pending_updates")
-        if isinstance(pending, int) and pending > 0:
+        # a host whose baseline.security_updates control failed (or is waived) has that risk
+        # in the register already, with the control's remediation: not twice
+        as_control = any(
+            r["id"] == "baseline.security_updates" and r["status"] in ("fail", "waived")
+            for r in h["results"]
+        )
+        if isinstance(pending, int) and pending > 0 and not as_control:
             lk = likelihood_updates(exp[0], pending)
             level, why = asset_impact(groups)
             im = (clamp(level - 1), f"{why}; an unpatched package (-1)")

@@ -134,7 +134,9 @@ EVIDENCE = ev(
     users=USERS,
     commands=COMMANDS,
     now=NOW,
-)
+    updates={"ok": True, "pending": ["base-files", "openssl", "tzdata"],
+             "security": ["openssl"], "lists_age_seconds": 7200},
+)  # fmt: skip
 
 CASES = [
     # (check, expected ok)
@@ -210,6 +212,12 @@ CASES = [
     ({"json": "/var/lib/backup/broken.json", "key": "ok", "equals": True}, False),
     ({"json": "/etc/absent", "key": "last_success", "max_age": "25h"}, False),  # never reported
     ({"json": "/var/lib/backup/future.json", "key": "t", "max_age": "25h"}, False),  # 1 h ahead
+    ({"updates": "security", "max": 0}, False),  # openssl pending from the security archive
+    ({"updates": "security", "max": 1}, True),
+    ({"updates": "pending", "max": 2}, False),  # three pending in all
+    ({"updates": "pending", "max": 3}, True),
+    ({"updates": "security", "max": 1, "lists_max_age": "2h"}, True),  # lists 7200 s old
+    ({"updates": "security", "max": 1, "lists_max_age": "1h"}, False),  # stale lists hide updates
 ]
 
 
@@ -693,3 +701,32 @@ def test_pending_security_updates_reach_the_host_document_and_the_register():
     doc = assess.build_document([], {"pacs-01": hv}, {"pacs-01": failed}, "after")
     assert doc["hosts"]["pacs-01"]["pending_updates"] is None
     assert not [r for r in risk.register(doc, None, None) if r["kind"] == "updates"]
+
+
+def test_updates_check_is_not_assessed_without_apt_s_answer():
+    """No simulation (not gathered, or apt failed): not assessed, never passed."""
+    chk = {"updates": "security", "max": 0}
+    assert assess.check_one(chk, ev())[0] is None
+    failed = ev(updates={"ok": False, "error": "E: Could not get lock"})
+    ok, why = assess.check_one(chk, failed)
+    assert ok is None and "Could not get lock" in why
+    unknown_lists = ev(
+        updates={"ok": True, "pending": [], "security": [], "lists_age_seconds": None}
+    )
+    assert assess.check_one(dict(chk, lists_max_age="8d"), unknown_lists)[0] is False
+    assert assess.check_one(chk, unknown_lists)[0] is True
+    assert assess.derive_request([chk])["updates"] is True
+
+
+def test_a_failed_security_updates_control_is_one_risk_not_two():
+    from radshield import risk
+
+    evidence = ev(updates={"ok": True, "pending": ["openssl"], "security": ["openssl"],
+                           "lists_age_seconds": 60})  # fmt: skip
+    hv = {"group_names": ["managed"]}
+    table = [c for c in ctl.load() if c.id == "baseline.security_updates"]
+    doc = assess.build_document(table, {"pacs-01": hv}, {"pacs-01": evidence}, "after")
+    statuses = {r["id"]: r["status"] for r in doc["hosts"]["pacs-01"]["results"]}
+    assert statuses == {"baseline.security_updates": "fail"}
+    rows = risk.register(doc, None, None)
+    assert [(r["kind"], r["ref"]) for r in rows] == [("control", "baseline.security_updates")]
