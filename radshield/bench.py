@@ -70,6 +70,17 @@ EARLIER_HOSTS = "pacs-01,ws-01,mod-01,jump-01"
 RECOVERY_ROLES = "pacs_backup,pacs_tamper_detect,pacs_forwarder,pacs_archive_copy,backup_server"
 
 
+def warm_runs(label: str, site: list[str]) -> tuple[float, list[float], int]:
+    """The re-run three times (a shared 2-core machine varies by a few seconds from one run to
+    the next): (median seconds, every run's seconds, changed tasks in all)."""
+    runs, changed = [], 0
+    for i in range(3):
+        dt, out = timed(f"{label} #{i + 1}", site)
+        runs.append(dt)
+        changed += changed_total(out)
+    return statistics.median(runs), runs, changed
+
+
 def like_for_like(results: dict[str, float]) -> int:
     """site.yml cold and warm on the earlier lab's four hosts without the recovery roles."""
     lab.down()
@@ -77,12 +88,7 @@ def like_for_like(results: dict[str, float]) -> int:
     site = [str(BIN / "ansible-playbook"), "-i", INV, "playbooks/site.yml",
             "--limit", EARLIER_HOSTS, "--skip-tags", RECOVERY_ROLES]  # fmt: skip
     results["site cold (4 hosts, earlier roles)"], _ = timed("site cold (l4l)", site)
-    runs, changed = [], 0
-    for i in range(3):
-        dt, out = timed(f"site warm (l4l) #{i + 1}", site)
-        runs.append(dt)
-        changed += changed_total(out)
-    results["site warm (4 hosts, earlier roles)"] = statistics.median(runs)
+    results["site warm (4 hosts, earlier roles)"], _, changed = warm_runs("site warm (l4l)", site)
     return changed
 
 
@@ -117,14 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     results["floor plain"], _ = timed("floor plain", setup, "plain")
     site = [str(BIN / "ansible-playbook"), "-i", INV, "playbooks/site.yml"]
     results["site cold"], _ = timed("site cold", site)
-    # The re-run is measured three times (the median is reported): a shared 2-core machine
-    # varies by a few seconds from one run to the next.
-    warm_runs, warm_changed = [], 0
-    for i in range(3):
-        dt, out = timed(f"site warm #{i + 1}", site)
-        warm_runs.append(dt)
-        warm_changed += changed_total(out)
-    results["site warm"] = statistics.median(warm_runs)
+    results["site warm"], warm_times, warm_changed = warm_runs("site warm", site)
     print(f"  {'site warm (median)':<18} {results['site warm']:7.1f} s", flush=True)
     results["site warm plain"], out = timed("site warm plain", site, "plain")
     warm_changed += changed_total(out)
@@ -168,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(exist_ok=True)
     doc = {
         "seconds": results,
-        "site_warm_runs": warm_runs,
+        "site_warm_runs": warm_times,
         "floor": floor,
         "warm_changed": warm_changed,
         "dicom": tail,

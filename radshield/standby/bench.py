@@ -75,8 +75,9 @@ def _cstore(src, paths) -> tuple[harness.Load, float]:  # noqa: ANN001
     return load, time.monotonic() - t
 
 
-def _watch(dst: harness.Api, stop: threading.Event, seen: dict[str, float]) -> None:
-    since = 0
+def _watch(dst: harness.Api, stop: threading.Event, seen: dict[str, float], since: int = 0) -> None:
+    """Orthanc ID -> first time seen, for every NewInstance of dst's change log after
+    position `since`; polls every 50 ms until `stop`."""
     while not stop.is_set():
         page = dst.json(f"/changes?since={since}&limit=1000")
         now = time.time()

@@ -25,14 +25,13 @@ import statistics
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import yaml
 
 from radshield import lab
 from radshield.standby import harness
-from radshield.standby.bench import _pct
+from radshield.standby.bench import _pct, _watch
 
 ROOT = Path(__file__).resolve().parents[2]
 PKI = ROOT / ".lab" / "pki"
@@ -142,7 +141,7 @@ def bench(args: argparse.Namespace) -> dict:
     since = dst.json("/changes?last")["Last"]
     stop = threading.Event()
 
-    watcher = threading.Thread(target=_watch_from, args=(dst, stop, seen, since), daemon=True)
+    watcher = threading.Thread(target=_watch, args=(dst, stop, seen, since), daemon=True)
     watcher.start()
     load = _store(paths, args.count, args.image_size)
     acked = dict(load["acked"])
@@ -175,20 +174,6 @@ def bench(args: argparse.Namespace) -> dict:
         "lag_p95_vs_poll_interval": round(out["forwarder_under_load"]["lag_p95_s"] / poll, 3),
     }
     return out
-
-
-def _watch_from(dst: LabApi, stop: threading.Event, seen: dict[str, float], since: int) -> None:
-    """Orthanc ID -> first time seen, for every NewInstance of the standby's change log after
-    position `since` (the lab's standby already holds other studies); polls every 50 ms."""
-    while not stop.is_set():
-        page = dst.json(f"/changes?since={since}&limit=1000")
-        now = time.time()
-        for c in page["Changes"]:
-            if c["ChangeType"] == "NewInstance":
-                seen.setdefault(c["ID"], now)
-        since = page["Last"]
-        if page["Done"]:
-            time.sleep(0.05)
 
 
 def main(argv: list[str] | None = None) -> int:
