@@ -112,8 +112,14 @@ def preflight() -> None:
         raise LabError("the lab runs rootful podman (segment networks, nftables): run it as root")
 
 
+def _image_id() -> str:
+    """The lab image's id: a rebuilt image (new recipe, newer updates) makes new containers."""
+    proc = _run("podman", "image", "inspect", "-f", "{{.Id}}", IMAGE, check=False, quiet=True)
+    return proc.stdout.strip()
+
+
 def _spec_hash(host: Host) -> str:
-    blob = json.dumps([IMAGE, host.nets, NETWORKS, 3], sort_keys=True)
+    blob = json.dumps([IMAGE, _image_id(), host.nets, NETWORKS, 3], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
