@@ -32,15 +32,31 @@ def _with_dependencies(role: str) -> list[str]:
     return out
 
 
+def _entry_pattern(hosts: str, entry) -> str:
+    """The hosts a role entry of a play applies to: the play's pattern, narrowed by the one
+    condition a role entry may carry, ``radshield_role_groups.<role> in group_names`` (the
+    declared group of that very role); any other condition fails the test."""
+    if not isinstance(entry, dict) or "when" not in entry:
+        return hosts
+    role = _short(entry["role"])
+    assert entry["when"] == f"radshield_role_groups.{role} in group_names", (
+        f"{role}: a role entry of site.yml may only be narrowed to its declared group, "
+        f"not by {entry['when']!r}"
+    )
+    return f"{hosts}:&{DECLARED[role]}"
+
+
 def site_plays(path: Path = PLAYBOOKS / "site.yml") -> list[tuple[str, list[str]]]:
-    """(hosts pattern, roles incl. dependencies) of every play that site.yml runs."""
+    """(hosts pattern, roles incl. dependencies) of every role entry of every play that
+    site.yml runs (an entry narrowed by ``when`` to its declared group counts for that group)."""
     plays = []
     for play in yaml.safe_load(path.read_text()):
         if "ansible.builtin.import_playbook" in play:
             plays += site_plays(path.parent / play["ansible.builtin.import_playbook"])
             continue
-        roles = [_short(r["role"] if isinstance(r, dict) else r) for r in play.get("roles") or []]
-        plays.append((play["hosts"], [d for r in roles for d in _with_dependencies(r)]))
+        for entry in play.get("roles") or []:
+            role = _short(entry["role"] if isinstance(entry, dict) else entry)
+            plays.append((_entry_pattern(play["hosts"], entry), _with_dependencies(role)))
     return plays
 
 
