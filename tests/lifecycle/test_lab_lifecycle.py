@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,7 +64,8 @@ def test_cold_then_warm_lab_up(before):
     assert "7 created" in cold.stdout
     warm = run_lab("up")
     assert warm.returncode == 0, warm.stderr
-    assert "exists (cached); not rebuilding" in warm.stdout
+    # the image is reused only while its recipe (build script, package list) is unchanged
+    assert re.search(r"exists \(cached, recipe [0-9a-f]{16}\); not rebuilding", warm.stdout), warm.stdout
     assert "0 created, 7 kept" in warm.stdout
     status = subprocess.run([sys.executable, "-m", "radshield.lab", "status"], cwd=ROOT,
                             text=True, capture_output=True)  # fmt: skip
