@@ -65,7 +65,9 @@ def test_cold_then_warm_lab_up(before):
     warm = run_lab("up")
     assert warm.returncode == 0, warm.stderr
     # the image is reused only while its recipe (build script, package list) is unchanged
-    assert re.search(r"exists \(cached, recipe [0-9a-f]{16}\); not rebuilding", warm.stdout), warm.stdout
+    assert re.search(r"exists \(cached, recipe [0-9a-f]{16}\); not rebuilding", warm.stdout), (
+        warm.stdout
+    )
     assert "0 created, 7 kept" in warm.stdout
     status = subprocess.run([sys.executable, "-m", "radshield.lab", "status"], cwd=ROOT,
                             text=True, capture_output=True)  # fmt: skip
