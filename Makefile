@@ -28,7 +28,7 @@ endif
 .PHONY: help setup lab lab-up lab-down lab-status ping harden check assess probe report \
         lint unit migrate-test standby-test backup-test tamper-test lab-test molecule test bench bench-migrate \
         bench-forward bench-forward-lab bench-backup bench-tamper loopback-tests clean mutate-infra drill plan \
-        verify-cloud prowler
+        verify-cloud prowler peer
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -125,6 +125,14 @@ test: setup lint ## the whole suite, as CI runs it: molecule beside the loopback
 # its containers have their own names, and its waits overlap their CPU work; about 8 min saved).
 loopback-tests: ## unit, migrate, standby, backup and tamper suites in a row (no podman)
 	$(MAKE) --no-print-directory -j1 unit migrate-test standby-test backup-test tamper-test
+
+# The bench's public peer, devsec.hardening (os_hardening + ssh_hardening), built from a copy
+# of its source (Galaxy is not reachable): PEER_SRC is a git dir or checkout of
+# dev-sec/ansible-collection-hardening; installed outside the repository in PEER_DEST.
+PEER_SRC ?=
+PEER_DEST ?= /tmp/radshield-peer/collections
+peer: ## build + install the bench's peer devsec.hardening from PEER_SRC; prints RADSHIELD_PEER_COLLECTIONS
+	@PEER_SRC="$(PEER_SRC)" PEER_DEST="$(PEER_DEST)" VENV="$(VENV)" scripts/build_peer.sh
 
 bench: setup ## wall times: ansible setup (floor), harden cold and warm, assess, make lab warm; ratios
 	$(BIN)/python -m radshield.bench
