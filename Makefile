@@ -28,7 +28,7 @@ endif
 .PHONY: help setup lab lab-up lab-down lab-status ping harden check assess probe report \
         lint unit migrate-test standby-test backup-test tamper-test lab-test molecule test bench bench-migrate \
         bench-forward bench-forward-lab bench-backup bench-tamper loopback-tests clean mutate-infra drill plan \
-        verify-cloud prowler peer
+        verify-cloud prowler peer ee
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -108,6 +108,12 @@ verify-cloud: ## check the deployed landing zone (ENVIRONMENT, REGION, AWS crede
 prowler: ## generic AWS checks with Prowler's HIPAA framework, in its own venv (.venv-prowler) -> reports/prowler/
 	@[ -x .venv-prowler/bin/prowler ] || { python3 -m venv .venv-prowler && .venv-prowler/bin/pip install -q -r requirements-prowler.txt; }
 	.venv-prowler/bin/prowler aws --compliance hipaa_aws --region $(REGION) --output-formats json-ocsf html --output-directory $(REPORTS)/prowler
+
+ee: setup ## AWX/AAP execution environment: collection tarball, then `ansible-builder create` -> dist/ee/context
+	@rm -rf dist/ee/context
+	@contrib/ee/build-collection.sh dist/ee
+	$(BIN)/ansible-builder create -f execution-environment.yml -c dist/ee/context --output-filename Containerfile
+	@echo "radshield: EE build context at dist/ee/context (build it: podman build -t IMAGE:TAG dist/ee/context)"
 
 lab-test: ## pristine-system setup test, lab lifecycle, then hardened hosts proved from outside
 	$(BIN)/pytest -q tests/pristine
