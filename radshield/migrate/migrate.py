@@ -329,15 +329,20 @@ class Migration:
         unsafe = check.refuse_or_record(cfg.force_unsafe_target)
         self.kms_key = cfg.s3.kms_key_id or check.kms_key_arn
         ledger = Ledger(cfg.ledger)
+        phases: dict[str, float] = {"preflight": time.monotonic() - t0}
         try:
             ledger.bind(
                 source=source_identity(self.client, info),
                 bucket=cfg.s3.bucket,
                 prefix=cfg.s3.prefix,
             )
+            t = time.monotonic()
             found = discover(self.client, ledger, cfg)
+            phases["discovery"] = time.monotonic() - t
             summary = self._upload_all(ledger)
+            t = time.monotonic()
             manifests = self.write_manifests(ledger)
+            phases["manifests"] = time.monotonic() - t
             counts = ledger.counts()
             failures = [
                 {"key": r["key"], "sop_uid": r["sop_uid"], "reason": r["error"]}
@@ -351,6 +356,8 @@ class Migration:
             started=started,
             finished=datetime.now(UTC).isoformat(timespec="seconds"),
             duration_s=round(dt, 3),
+            # seconds of each phase (the upload's own is upload_seconds)
+            phases={k: round(v, 3) for k, v in phases.items()},
             source=cfg.orthanc.url,
             bucket=cfg.s3.bucket,
             prefix=cfg.s3.prefix,
