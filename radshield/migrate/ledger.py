@@ -193,6 +193,18 @@ class Ledger:
             "(SELECT 1 FROM instances i WHERE i.study_uid=s.study_uid AND i.state NOT IN ('verified', 'gone'))"
         ).fetchall()
 
+    def complete_dirty(self, study_uids: set[str]) -> list[sqlite3.Row]:
+        """Of these studies, those whose manifest is due now: dirty, every instance migrated."""
+        if not study_uids:
+            return []
+        marks = ",".join("?" * len(study_uids))
+        return self.db.execute(
+            f"SELECT s.study_uid, s.study_id FROM studies s WHERE s.study_uid IN ({marks}) "  # noqa: S608
+            "AND s.manifest_dirty=1 AND NOT EXISTS (SELECT 1 FROM instances i WHERE "
+            "i.study_uid=s.study_uid AND i.state NOT IN ('verified', 'gone'))",
+            sorted(study_uids),
+        ).fetchall()
+
     def study_instances(self, study_uid: str) -> list[sqlite3.Row]:
         return self.db.execute(
             "SELECT * FROM instances WHERE study_uid=? AND state='verified' "

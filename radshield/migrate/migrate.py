@@ -341,7 +341,7 @@ class Migration:
             phases["discovery"] = time.monotonic() - t
             summary = self._upload_all(ledger)
             t = time.monotonic()
-            manifests = self.write_manifests(ledger)
+            manifests = self.manifests_during_upload + self.write_manifests(ledger)
             phases["manifests"] = time.monotonic() - t
             counts = ledger.counts()
             failures = [
@@ -387,14 +387,36 @@ class Migration:
         pending: dict[Future, Any] = {}
         results: list[dict] = []
         last_flush = time.monotonic()
+        # A study's manifest is written as soon as its last instance is recorded, while the
+        # other uploads go on; one that fails here stays dirty for write_manifests().
+        touched: set[str] = set()
+        manifests: dict[Future, str] = {}
+        self.manifests_during_upload = 0
 
         def flush() -> None:
             nonlocal last_flush
             ledger.record(results)
             results.clear()
             last_flush = time.monotonic()
+            for study in ledger.complete_dirty(touched - set(manifests.values())):
+                uid = study["study_uid"]
+                rows = [dict(r) for r in ledger.study_instances(uid)]
+                if rows:
+                    fut = mpool.submit(self._put_manifest, study["study_id"], uid, rows)
+                    manifests[fut] = uid
+            touched.clear()
 
-        with ThreadPoolExecutor(cfg.concurrency, thread_name_prefix="migrate") as pool:
+        def reap(block: bool) -> None:
+            for fut in [f for f in manifests if block or f.done()]:
+                uid = manifests.pop(fut)
+                if fut.exception() is None:  # waits when blocking
+                    ledger.manifest_written(uid)
+                    self.manifests_during_upload += 1
+
+        with (
+            ThreadPoolExecutor(cfg.concurrency, thread_name_prefix="migrate") as pool,
+            ThreadPoolExecutor(2, thread_name_prefix="manifest") as mpool,
+        ):
             try:
                 exhausted = False
                 while True:
@@ -414,7 +436,7 @@ class Migration:
                         break
                     done, _ = wait(list(pending), timeout=1.0, return_when=FIRST_COMPLETED)
                     for fut in done:
-                        pending.pop(fut)
+                        touched.add(pending.pop(fut)["study_uid"])
                         res = fut.result()
                         if res["state"] == "failed":
                             failed += 1
@@ -435,11 +457,13 @@ class Migration:
                         results.append(res)
                     if len(results) >= 64 or time.monotonic() - last_flush > 0.5:
                         flush()
+                    reap(block=False)
             except BaseException:
                 self.stop.set()
                 raise
             finally:
                 flush()
+                reap(block=True)
         progress.close()
         dt = max(time.monotonic() - t0, 1e-9)
         return {
