@@ -63,6 +63,7 @@ class OrthancClient:
         if conn is not None:
             conn.close()
             self._local.conn = None
+            self._local.used = False
 
     def _send(
         self,
@@ -78,9 +79,25 @@ class OrthancClient:
         if size is not None:
             headers["Content-Length"] = str(size)
         conn = self._conn()
+        reused = getattr(self._local, "used", False)
         try:
-            conn.request(method, self.base + path, body=body, headers=headers)
-            return conn.getresponse()
+            try:
+                conn.request(method, self.base + path, body=body, headers=headers)
+                resp = conn.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # A keep-alive connection the server closed while idle (nginx's
+                # keepalive_timeout): sent again once on a new connection, where that is safe
+                # (an idempotent method, a body that can be sent twice).
+                if not (
+                    reused and method in ("GET", "HEAD", "DELETE") and not hasattr(body, "read")
+                ):
+                    raise
+                self.close()
+                conn = self._conn()
+                conn.request(method, self.base + path, body=body, headers=headers)
+                resp = conn.getresponse()
+            self._local.used = True
+            return resp
         except ssl.SSLCertVerificationError as exc:
             self.close()
             raise RefusedError(

@@ -4,6 +4,7 @@ restarted mid-run. Each time: nothing lost, nothing duplicated, no wrong checksu
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import random
@@ -13,6 +14,8 @@ import subprocess
 import sys
 import threading
 import time
+
+import pytest
 
 from radshield.migrate import migrate, testbed
 from radshield.migrate.config import S3Config
@@ -190,3 +193,24 @@ def test_orthanc_restarted_mid_run(archive, pacs, moto, new_bucket, make_cfg):
         result["summary"] = migrate(cfg)
     assert result["summary"]["ok"], result
     assert_archive_complete(pacs, moto, bucket, cfg.ledger)
+
+
+def test_keepalive_connection_closed_while_idle_is_reopened(pacs):
+    """nginx closes an idle keep-alive connection (keepalive_timeout, a reload, a restart):
+    the next GET goes out again once on a new connection instead of failing; a POST of a
+    file body is never sent twice behind the caller's back."""
+    from radshield.migrate.orthanc import OrthancError  # noqa: PLC0415
+
+    client = OrthancClient(pacs.client_config())
+    assert client.system()["Name"]
+    testbed.stop(pacs.nginx)  # every connection of the old nginx is closed with it
+    pacs.nginx = None
+    pacs.start_nginx()
+    assert client.system()["Name"]  # the same client, its old connection dead
+    testbed.stop(pacs.nginx)
+    pacs.nginx = None
+    pacs.start_nginx()
+    with pytest.raises(OrthancError) as err:
+        client.upload(io.BytesIO(b"not dicom"), 9)
+    assert err.value.transient  # for the caller's retry to decide, with a fresh connection
+    assert client.system()["Name"]
