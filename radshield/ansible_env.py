@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -30,3 +31,27 @@ def ansible_env(strategy: str | None = None) -> dict[str, str]:
         env["ANSIBLE_STRATEGY"] = "mitogen_linear"
         env["ANSIBLE_DEPRECATION_WARNINGS"] = "False"
     return env
+
+
+# The default callback's output: colour codes, and the PLAY RECAP lines per host.
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_RECAP_HEADER = re.compile(r"^PLAY RECAP\b")
+_RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:[a-z_]+=\d+\s*)+)$")
+_COUNT = re.compile(r"([a-z_]+)=(\d+)")
+
+
+def parse_recap(output: str) -> dict[str, dict[str, int]]:
+    """Per host, the counts of the last PLAY RECAP in `output` (default callback): ok, changed,
+    unreachable, failed, skipped, rescued, ignored. Empty when there is no recap."""
+    lines = ANSI.sub("", output).splitlines()
+    starts = [i for i, line in enumerate(lines) if _RECAP_HEADER.match(line)]
+    if not starts:
+        return {}
+    hosts: dict[str, dict[str, int]] = {}
+    for line in lines[starts[-1] + 1 :]:
+        m = _RECAP_LINE.match(line.strip())
+        if m:
+            hosts[m["host"]] = {k: int(v) for k, v in _COUNT.findall(m["counts"])}
+        elif hosts and not line.strip():
+            break
+    return hosts

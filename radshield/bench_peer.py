@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from radshield.ansible_env import ANSI, parse_recap
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PEER_ENV = "RADSHIELD_PEER_COLLECTIONS"
@@ -185,29 +187,8 @@ def peer_env(base_env: dict[str, str], peer: Path) -> dict[str, str]:
     return env
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_RECAP_HEADER = re.compile(r"^PLAY RECAP\b")
-_RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:[a-z_]+=\d+\s*)+)$")
-_COUNT = re.compile(r"([a-z_]+)=(\d+)")
 _TASK = re.compile(r"^(?:TASK|RUNNING HANDLER) \[(?P<name>.*)\] \**$")
 _FAILURE = re.compile(r"^(?P<kind>fatal|failed): \[(?P<host>[^\]]+)\]")
-
-
-def parse_recap(output: str) -> dict[str, dict[str, int]]:
-    """Per host, the counts of the last PLAY RECAP in `output` (default callback): ok, changed,
-    unreachable, failed, skipped, rescued, ignored. Empty when there is no recap."""
-    lines = _ANSI.sub("", output).splitlines()
-    starts = [i for i, line in enumerate(lines) if _RECAP_HEADER.match(line)]
-    if not starts:
-        return {}
-    hosts: dict[str, dict[str, int]] = {}
-    for line in lines[starts[-1] + 1 :]:
-        m = _RECAP_LINE.match(line.strip())
-        if m:
-            hosts[m["host"]] = {k: int(v) for k, v in _COUNT.findall(m["counts"])}
-        elif hosts and not line.strip():
-            break
-    return hosts
 
 
 def parse_failures(output: str) -> dict[str, list[dict[str, object]]]:
@@ -217,7 +198,7 @@ def parse_failures(output: str) -> dict[str, list[dict[str, object]]]:
     out: dict[str, list[dict[str, object]]] = {}
     seen: dict[str, tuple[int, dict[str, object]]] = {}  # host -> (task header, its entry)
     task, header, last, error = "", 0, None, ""
-    for line in _ANSI.sub("", output).splitlines():
+    for line in ANSI.sub("", output).splitlines():
         if m := _TASK.match(line):
             task, header, last, error = m["name"], header + 1, None, ""
         elif line.startswith("[ERROR]:"):

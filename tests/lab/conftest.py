@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ import pytest
 
 from radshield import lab as labmod
 from radshield.ansible_env import ansible_env as radshield_ansible_env
+from radshield.ansible_env import parse_recap
 from tests.collection import build_and_install
 from tests.conftest import require_podman
 
@@ -37,10 +37,7 @@ def ansible_env(strategy: str | None = None) -> dict[str, str]:
 
 def recap(output: str) -> dict[str, dict[str, int]]:
     """PLAY RECAP lines -> {host: {ok, changed, failed, unreachable, ...}}."""
-    hosts: dict[str, dict[str, int]] = {}
-    for m in re.finditer(r"^(\S+)\s+:\s+((?:\w+=\d+\s*)+)$", output, re.M):
-        hosts[m.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
-    return hosts
+    return parse_recap(output)
 
 
 def tail(text: str, n: int = 60) -> str:
